@@ -1,0 +1,109 @@
+"""The ``onnxinspect`` command: thin over :func:`onnxinspect.inspect_model`.
+
+``onnxinspect MODEL`` inspects; other subcommands (export, verify, ...) live in their
+own modules and are imported only when called, so inspecting never loads TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Dict, List, Tuple
+
+import click
+
+from .errors import InspectError, UsageError
+
+# name -> (module, attribute): imported on first use.
+LAZY_COMMANDS: Dict[str, Tuple[str, str]] = {}
+
+
+def parse_input_spec(spec: str) -> Tuple[str, List]:
+    """``NAME=1,96,96,1`` -> ("NAME", [1, 96, 96, 1]); a non-number entry stays a symbol."""
+    name, sep, dims = spec.rpartition("=")
+    if not sep or not name or not dims:
+        raise UsageError(f"--input {spec!r}: expected NAME=D1,D2,... (e.g. input_1=1,96,96,1)")
+    out = []
+    for part in dims.split(","):
+        part = part.strip()
+        if not part:
+            raise UsageError(f"--input {spec!r}: empty dimension")
+        try:
+            out.append(int(part))
+        except ValueError:
+            if not part.replace("_", "a").isalnum():
+                raise UsageError(f"--input {spec!r}: {part!r} is neither a number nor a symbol") from None
+            out.append(part)
+    return name, out
+
+
+def parse_dim_spec(spec: str) -> Tuple[str, int]:
+    name, sep, value = spec.partition("=")
+    try:
+        if not sep or not name:
+            raise ValueError
+        return name.strip(), int(value)
+    except ValueError:
+        raise UsageError(f"--dim {spec!r}: expected SYMBOL=INTEGER (e.g. N=8)") from None
+
+
+def fail(error: InspectError) -> None:
+    """One line on stderr, the error's exit code, no traceback."""
+    click.echo(f"onnxinspect: error: {error.message}", err=True)
+    sys.exit(error.exit_code)
+
+
+class DefaultGroup(click.Group):
+    """A group whose first argument is a model path unless it names a subcommand."""
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx, name):
+        if name in LAZY_COMMANDS:
+            module, attr = LAZY_COMMANDS[name]
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+    def resolve_command(self, ctx, args):
+        if args and args[0] not in self.list_commands(ctx) and args[0] not in ("--help", "-h"):
+            args = ["inspect"] + list(args)
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="onnxinspect")
+def main():
+    """Inspect ONNX graphs: every tensor's shape, every node's parameters and cost.
+
+    Run `onnxinspect MODEL.onnx` (the `inspect` subcommand is implied).
+    """
+
+
+@main.command("inspect")
+@click.argument("model", type=click.Path(dir_okay=True, path_type=str))
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "csv"]),
+              default="table", show_default=True, help="Output format.")
+@click.option("--input", "input_specs", multiple=True, metavar="NAME=D1,D2,...",
+              help="Fix an input's shape, e.g. --input input_1=1,96,96,1 (repeatable).")
+@click.option("--dim", "dim_specs", multiple=True, metavar="SYMBOL=N",
+              help="Bind a symbolic dimension, e.g. --dim N=8 (repeatable).")
+@click.option("--explain", is_flag=True, help="Record the formula behind every number.")
+def inspect_command(model, fmt, input_specs, dim_specs, explain):
+    """Inspect MODEL and print a per-node table (or JSON / Markdown / CSV)."""
+    from .api import inspect_model
+    from .render import RENDERERS
+
+    try:
+        inputs = dict(parse_input_spec(s) for s in input_specs)
+        dims = dict(parse_dim_spec(s) for s in dim_specs)
+        report = inspect_model(model, inputs=inputs, dims=dims, explain=explain)
+    except InspectError as error:
+        fail(error)
+    for warning in report.warnings:
+        click.echo(f"onnxinspect: warning: {warning}", err=True)
+    click.echo(RENDERERS[fmt](report))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

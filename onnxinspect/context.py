@@ -1,0 +1,151 @@
+"""The interface between the walker and one operator rule.
+
+A rule sees the node's inputs (dtype, shape, folded value), its attributes and the
+opset, and answers with output tensors, a cost (MACs / FLOPs) and, when the user asked
+for ``--explain``, the formulas behind its numbers.  Rules raise :class:`Unknown` when
+they cannot say (an input shape is unknown); the walker then reports null shapes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from .dims import Dim
+from .tensors import FOLD_LIMIT, Shape, TensorInfo
+
+_SAME = object()
+
+
+class Unknown(Exception):
+    """The rule cannot infer this node's outputs (not an error in the model)."""
+
+
+class ShapeError(Exception):
+    """The inputs contradict the operator's definition (reported as a warning)."""
+
+
+class NodeContext:
+    __slots__ = ("node", "opset", "inputs", "outputs", "macs", "flops", "explaining",
+                 "explanations", "warnings", "walker", "subgraphs", "_attrs")
+
+    def __init__(self, node: onnx.NodeProto, opset: int, inputs: List[Optional[TensorInfo]],
+                 walker=None, explaining: bool = False):
+        self.node = node
+        self.opset = opset
+        self.inputs = inputs
+        self.outputs: List[Optional[TensorInfo]] = [None] * len(node.output)
+        self.macs: Dim = None
+        self.flops: Dim = None
+        self.explaining = explaining
+        self.explanations: List[tuple] = []
+        self.warnings: List[str] = []
+        self.walker = walker
+        self.subgraphs: Dict[str, list] = {}
+        self._attrs: Optional[Dict[str, onnx.AttributeProto]] = None
+
+    # -- inputs ----------------------------------------------------------------
+    @property
+    def op_type(self) -> str:
+        return self.node.op_type
+
+    @property
+    def n_inputs(self) -> int:
+        return len(self.inputs)
+
+    def has_input(self, i: int) -> bool:
+        return i < len(self.inputs) and self.inputs[i] is not None
+
+    def input(self, i: int) -> TensorInfo:
+        if not self.has_input(i):
+            raise ShapeError(f"input {i} is missing")
+        return self.inputs[i]
+
+    def shape(self, i: int) -> Shape:
+        """Input ``i``'s shape, raising :class:`Unknown` when it is not known."""
+        shape = self.input(i).shape
+        if shape is None:
+            raise Unknown(f"input {i} has an unknown shape")
+        return shape
+
+    def shape_or_none(self, i: int) -> Shape:
+        return self.inputs[i].shape if self.has_input(i) else None
+
+    def dtype(self, i: int) -> Optional[str]:
+        return self.inputs[i].dtype if self.has_input(i) else None
+
+    def value(self, i: int) -> Optional[np.ndarray]:
+        """Folded value of input ``i`` (ints, or objects holding symbolic dims), or None."""
+        return self.inputs[i].value if self.has_input(i) else None
+
+    def required_value(self, i: int) -> np.ndarray:
+        value = self.value(i)
+        if value is None:
+            raise Unknown(f"input {i} is not a known constant")
+        return value
+
+    def int_list(self, i: int) -> Optional[list]:
+        """Input ``i`` folded to a flat list of Python ints / symbolic dims."""
+        value = self.value(i)
+        if value is None:
+            return None
+        return [_plain(v) for v in value.reshape(-1).tolist()]
+
+    # -- attributes --------------------------------------------------------------
+    def attr(self, name: str, default: Any = None) -> Any:
+        if self._attrs is None:
+            self._attrs = {a.name: a for a in self.node.attribute}
+        proto = self._attrs.get(name)
+        if proto is None:
+            return default
+        if proto.ref_attr_name and not proto.type:
+            return default
+        value = helper.get_attribute_value(proto)
+        if isinstance(value, bytes):
+            return value.decode("utf-8", "replace")
+        if isinstance(value, list) and value and isinstance(value[0], bytes):
+            return [v.decode("utf-8", "replace") for v in value]
+        return value
+
+    def has_attr(self, name: str) -> bool:
+        return any(a.name == name for a in self.node.attribute)
+
+    # -- outputs -----------------------------------------------------------------
+    def set_output(self, i: int, shape: Shape, dtype: Any = _SAME, value=None) -> None:
+        """Record output ``i``; ``dtype`` defaults to input 0's dtype."""
+        if i >= len(self.outputs) or not self.node.output[i]:
+            return
+        if dtype is _SAME:
+            dtype = self.dtype(0)
+        if shape is not None:
+            shape = tuple(shape)
+        if value is not None:
+            value = np.asarray(value)
+            if value.size > FOLD_LIMIT:
+                value = None
+            elif shape is None:
+                shape = tuple(int(d) for d in value.shape)
+        self.outputs[i] = TensorInfo(self.node.output[i], dtype, shape, value)
+
+    def set_cost(self, macs: Dim = None, flops: Dim = None) -> None:
+        """MACs (multiply-accumulates) and FLOPs; FLOPs default to 2 per MAC."""
+        self.macs = macs
+        if flops is None and macs is not None:
+            flops = 2 * macs
+        self.flops = flops
+
+    def explain(self, kind: str, text: str) -> None:
+        """Add one formula line; ``kind`` is 'params', 'shape' or 'flops'."""
+        self.explanations.append((kind, text))
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+
+def _plain(v):
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    return v

@@ -1,0 +1,414 @@
+"""Dimension algebra: a dim is an ``int``, a symbolic :class:`Expr`, or ``None`` (unknown).
+
+Symbolic dims are integer polynomials over atoms.  An atom is a symbol (``N``) or a
+floor division of a polynomial by a positive integer (``floor((H + 1)/2)``).  Every
+result is put in a canonical form, so equal expressions compare equal, hash equal and
+print the same, and nested floors collapse: ``floor(floor(H/2)/2)`` is ``floor(H/4)``.
+
+The helpers at the bottom (:func:`add`, :func:`mul`, :func:`floordiv`, ...) accept
+``None`` and propagate it: unknown in, unknown out, never a guess.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping, Optional, Union
+
+Dim = Union[int, "Expr", None]
+
+
+class _Atom:
+    """Base of the indivisible pieces of a monomial."""
+
+    __slots__ = ()
+    sort_key: tuple
+
+
+class Symbol(_Atom):
+    __slots__ = ("name", "sort_key")
+
+    def __init__(self, name: str):
+        self.name = name
+        self.sort_key = (0, name)
+
+    def __eq__(self, other):
+        return isinstance(other, Symbol) and other.name == self.name
+
+    def __hash__(self):
+        return hash(("sym", self.name))
+
+    def __str__(self):
+        name = self.name
+        return name if _is_plain_name(name) else f"({name})"
+
+
+class FloorDiv(_Atom):
+    """``floor(num / den)`` where ``num`` is a non-constant polynomial and ``den > 1``."""
+
+    __slots__ = ("num", "den", "sort_key")
+
+    def __init__(self, num: "Expr", den: int):
+        self.num = num
+        self.den = den
+        self.sort_key = (1, str(num), den)
+
+    def __eq__(self, other):
+        return isinstance(other, FloorDiv) and other.den == self.den and other.num == self.num
+
+    def __hash__(self):
+        return hash(("floor", self.num, self.den))
+
+    def __str__(self):
+        inner = str(self.num)
+        if len(self.num.terms) > 1:
+            inner = f"({inner})"
+        return f"floor({inner}/{self.den})"
+
+
+def _is_plain_name(name: str) -> bool:
+    return name.replace("_", "a").replace(".", "a").replace(":", "a").isalnum()
+
+
+# A monomial is a tuple of atoms sorted by sort_key (repetition means a power);
+# the empty tuple is the constant monomial.
+Monomial = tuple
+
+
+class Expr:
+    """An integer polynomial in canonical form.  Use :func:`sym` to make one."""
+
+    __slots__ = ("terms", "_hash")
+
+    def __init__(self, terms: Mapping[Monomial, int]):
+        self.terms = tuple(
+            sorted(((m, c) for m, c in terms.items() if c), key=lambda mc: _mono_key(mc[0]))
+        )
+        self._hash = hash(self.terms)
+
+    # -- construction helpers -------------------------------------------------
+    @staticmethod
+    def lift(value: Union[int, "Expr"]) -> "Expr":
+        if isinstance(value, Expr):
+            return value
+        return Expr({(): int(value)})
+
+    def _normal(self) -> Union[int, "Expr"]:
+        """Constant polynomials become plain ints."""
+        if not self.terms:
+            return 0
+        if len(self.terms) == 1 and self.terms[0][0] == ():
+            return self.terms[0][1]
+        return self
+
+    @property
+    def constant(self) -> int:
+        for mono, coeff in self.terms:
+            if mono == ():
+                return coeff
+        return 0
+
+    def symbols(self) -> set:
+        found = set()
+        for mono, _ in self.terms:
+            for atom in mono:
+                if isinstance(atom, Symbol):
+                    found.add(atom.name)
+                else:
+                    found |= atom.num.symbols()
+        return found
+
+    # -- arithmetic ----------------------------------------------------------
+    def __add__(self, other):
+        if other is None:
+            return None
+        other = Expr.lift(other)
+        acc = dict(self.terms)
+        for mono, coeff in other.terms:
+            acc[mono] = acc.get(mono, 0) + coeff
+        return Expr(acc)._normal()
+
+    __radd__ = __add__
+
+    def __neg__(self):
+        return Expr({m: -c for m, c in self.terms})._normal()
+
+    def __sub__(self, other):
+        if other is None:
+            return None
+        return self + (-Expr.lift(other))
+
+    def __rsub__(self, other):
+        return Expr.lift(other) - self
+
+    def __mul__(self, other):
+        if other is None:
+            return None
+        other = Expr.lift(other)
+        acc: dict = {}
+        for m1, c1 in self.terms:
+            for m2, c2 in other.terms:
+                mono = tuple(sorted(m1 + m2, key=lambda a: a.sort_key))
+                acc[mono] = acc.get(mono, 0) + c1 * c2
+        return Expr(acc)._normal()
+
+    __rmul__ = __mul__
+
+    def __floordiv__(self, other):
+        return floordiv(self, other)
+
+    def __rfloordiv__(self, other):
+        return floordiv(other, self)
+
+    def __mod__(self, other):
+        quotient = floordiv(self, other)
+        return None if quotient is None else self - quotient * other
+
+    def __truediv__(self, other):
+        return exact_div(self, other)
+
+    # -- comparison / display ------------------------------------------------
+    def __eq__(self, other):
+        if isinstance(other, Expr):
+            return self.terms == other.terms
+        return False
+
+    def __hash__(self):
+        return self._hash
+
+    def __str__(self):
+        parts = []
+        for mono, coeff in self.terms:
+            body = _mono_str(mono)
+            if not body:
+                text = str(abs(coeff))
+            elif abs(coeff) == 1:
+                text = body
+            else:
+                text = f"{abs(coeff)}*{body}"
+            if not parts:
+                parts.append(text if coeff > 0 else f"-{text}")
+            else:
+                parts.append(("+ " if coeff > 0 else "- ") + text)
+        # Constant last reads better: "H + 1", not "1 + H".
+        return " ".join(parts)
+
+    def __repr__(self):
+        return f"Expr({str(self)!r})"
+
+    def subs(self, bindings: Mapping[str, int]) -> Union[int, "Expr"]:
+        """Substitute integer values for symbols."""
+        total: Union[int, Expr] = 0
+        for mono, coeff in self.terms:
+            term: Union[int, Expr] = coeff
+            for atom in mono:
+                if isinstance(atom, Symbol):
+                    value = bindings.get(atom.name)
+                    factor = value if value is not None else Expr({(atom,): 1})
+                else:
+                    num = atom.num.subs(bindings)
+                    factor = floordiv(num, atom.den)
+                term = term * factor
+            total = total + term
+        return total
+
+
+def _mono_key(mono: Monomial):
+    # Higher-degree and symbolic terms first, the constant last.
+    return (mono == (), -len(mono), [a.sort_key for a in mono])
+
+
+def _mono_str(mono: Monomial) -> str:
+    out = []
+    i = 0
+    while i < len(mono):
+        atom = mono[i]
+        power = 1
+        while i + power < len(mono) and mono[i + power] == atom:
+            power += 1
+        out.append(str(atom) if power == 1 else f"{atom}**{power}")
+        i += power
+    return "*".join(out)
+
+
+# ---------------------------------------------------------------------------
+# Public constructors and None-propagating helpers
+# ---------------------------------------------------------------------------
+
+def sym(name: str) -> Expr:
+    """A symbolic dimension named ``name`` (e.g. ``N`` or ``batch_size``)."""
+    return Expr({(Symbol(name),): 1})
+
+
+def is_known(d: Dim) -> bool:
+    return d is not None
+
+
+def is_int(d: Dim) -> bool:
+    return isinstance(d, int) and not isinstance(d, bool)
+
+
+def add(*dims: Dim) -> Dim:
+    total: Dim = 0
+    for d in dims:
+        if d is None:
+            return None
+        total = total + d
+    return total
+
+
+def sub(a: Dim, b: Dim) -> Dim:
+    if a is None or b is None:
+        return None
+    return a - b
+
+
+def mul(*dims: Dim) -> Dim:
+    total: Dim = 1
+    for d in dims:
+        if d is None:
+            return None
+        total = total * d
+    return total
+
+
+def prod(dims: Iterable[Dim]) -> Dim:
+    return mul(*dims)
+
+
+def floordiv(a: Dim, b: Dim) -> Dim:
+    """``floor(a / b)`` for dims; symbolic divisors only when the division is exact."""
+    if a is None or b is None:
+        return None
+    if is_int(b):
+        if b == 0:
+            return None
+        if is_int(a):
+            return a // b
+        if b < 0:
+            return floordiv(-a, -b)
+        return _poly_floordiv(a, b)
+    quotient = exact_div(a, b)
+    return quotient
+
+
+def ceildiv(a: Dim, b: Dim) -> Dim:
+    if a is None or b is None:
+        return None
+    if is_int(a) and is_int(b):
+        return -((-a) // b) if b else None
+    if is_int(b) and b > 0:
+        return floordiv(a + (b - 1), b)
+    return exact_div(a, b)
+
+
+def exact_div(a: Dim, b: Dim) -> Dim:
+    """``a / b`` when it divides exactly (e.g. ``N*C*H / C``), else ``None``."""
+    if a is None or b is None:
+        return None
+    if is_int(a) and is_int(b):
+        return a // b if b and a % b == 0 else None
+    pa, pb = Expr.lift(a), Expr.lift(b)
+    if len(pb.terms) != 1:
+        return 1 if pa == pb else None
+    mono_b, coeff_b = pb.terms[0]
+    acc = {}
+    for mono, coeff in pa.terms:
+        rest = _mono_divide(mono, mono_b)
+        if rest is None or coeff % coeff_b:
+            return None
+        acc[rest] = acc.get(rest, 0) + coeff // coeff_b
+    return Expr(acc)._normal()
+
+
+def _mono_divide(mono: Monomial, by: Monomial) -> Optional[Monomial]:
+    remaining = list(mono)
+    for atom in by:
+        if atom not in remaining:
+            return None
+        remaining.remove(atom)
+    return tuple(remaining)
+
+
+def _poly_floordiv(p: Expr, k: int) -> Dim:
+    if k == 1:
+        return p._normal()
+    exact: dict = {}
+    remainder: dict = {}
+    for mono, coeff in p.terms:
+        q, r = divmod(coeff, k)
+        if q:
+            exact[mono] = q
+        if r:
+            remainder[mono] = r
+    whole = Expr(exact)._normal()
+    rest = Expr(remainder)
+    const = rest.constant
+    variable = [(m, c) for m, c in rest.terms if m != ()]
+    if not variable:
+        return whole  # 0 <= const < k, so floor(const / k) == 0
+    if len(variable) == 1 and variable[0][1] == 1 and len(variable[0][0]) == 1:
+        atom = variable[0][0][0]
+        if isinstance(atom, FloorDiv):
+            # floor((floor(e/a) + c)/k) == floor((e + a*c)/(a*k)) for integers a, k > 0.
+            return add(whole, _poly_floordiv(Expr.lift(atom.num + atom.den * const), atom.den * k))
+    return add(whole, Expr({(FloorDiv(rest, k),): 1}))
+
+
+def max_dim(a: Dim, b: Dim) -> Dim:
+    """Max of two dims when it is decidable (equal, or both ints)."""
+    if a is None or b is None:
+        return None
+    if a == b:
+        return a
+    if is_int(a) and is_int(b):
+        return max(a, b)
+    return None
+
+
+def min_dim(a: Dim, b: Dim) -> Dim:
+    if a is None or b is None:
+        return None
+    if a == b:
+        return a
+    if is_int(a) and is_int(b):
+        return min(a, b)
+    return None
+
+
+def to_json(d: Dim):
+    """int -> int, symbolic -> its text, unknown -> None."""
+    if d is None or is_int(d):
+        return d
+    return str(d)
+
+
+def shape_to_json(shape):
+    return None if shape is None else [to_json(d) for d in shape]
+
+
+def format_dim(d: Dim, unknown: str = "?") -> str:
+    if d is None:
+        return unknown
+    if is_int(d):
+        return str(d)
+    return str(d)
+
+
+def format_shape(shape, unknown: str = "?") -> str:
+    if shape is None:
+        return unknown
+    return "(" + ", ".join(format_dim(d, unknown) for d in shape) + ")"
+
+
+def subs_dim(d: Dim, bindings: Mapping[str, int]) -> Dim:
+    if isinstance(d, Expr):
+        return d.subs(bindings)
+    return d
+
+
+def format_count(d: Dim) -> str:
+    """Thousands separators for ints (7,759,521); symbolic counts as text."""
+    if d is None:
+        return "?"
+    if is_int(d):
+        return f"{d:,}"
+    return str(d)

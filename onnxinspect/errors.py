@@ -1,0 +1,38 @@
+"""The few exception types the inspector raises, each naming the file and the reason.
+
+The CLI turns any :class:`InspectError` into one line on stderr and exit code 1
+(2 for :class:`UsageError`); library users catch them like any exception.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+
+class InspectError(Exception):
+    """Base class: something about the model prevents inspecting it."""
+
+    exit_code = 1
+
+    def __init__(self, reason: str, path: Optional[str] = None):
+        self.reason = reason
+        self.path = path
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        return f"{self.path}: {self.reason}" if self.path else self.reason
+
+
+class ModelLoadError(InspectError):
+    """The file cannot be read as an ONNX model (missing, empty, not protobuf, truncated)."""
+
+
+class GraphError(InspectError):
+    """The model parses but its graph is invalid (cycle, dangling reference, duplicates)."""
+
+
+class UsageError(InspectError):
+    """The caller's options are wrong (malformed ``--input`` or ``--dim``, unknown input name)."""
+
+    exit_code = 2

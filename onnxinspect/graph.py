@@ -1,0 +1,118 @@
+"""The graph as networkx sees it: one vertex per node, one edge per tensor handed on.
+
+Building it also validates the references: every tensor a node reads must be a graph
+input, an initializer, an outer-scope value (inside If/Loop/Scan bodies) or the output
+of exactly one node, and the node graph must be acyclic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Optional, Sequence
+
+import networkx as nx
+import onnx
+
+from .errors import GraphError
+
+
+@dataclass
+class ModelGraph:
+    proto: onnx.GraphProto
+    nodes: Sequence[onnx.NodeProto]
+    initializers: Dict[str, onnx.TensorProto]
+    inputs: List[onnx.ValueInfoProto]          # user inputs only (initializers removed)
+    outputs: List[onnx.ValueInfoProto]
+    producer: Dict[str, int]                    # tensor name -> index of the node making it
+    digraph: nx.DiGraph
+    order: List[int]                            # node indices in topological order
+
+
+def build_graph(graph: onnx.GraphProto, path: Optional[str] = None,
+                outer_names: Iterable[str] = ()) -> ModelGraph:
+    nodes = graph.node
+    initializers = {t.name: t for t in graph.initializer}
+    for sparse in graph.sparse_initializer:
+        initializers.setdefault(sparse.values.name, sparse.values)
+    inputs = [vi for vi in graph.input if vi.name not in initializers]
+    known = set(outer_names)
+    known.update(initializers)
+    known.update(vi.name for vi in inputs)
+
+    producer: Dict[str, int] = {}
+    for index, node in enumerate(nodes):
+        for name in node.output:
+            if not name:
+                continue
+            if name in producer:
+                other = nodes[producer[name]]
+                raise GraphError(
+                    f"tensor {name!r} is produced twice, by nodes "
+                    f"{_label(other, producer[name])} and {_label(node, index)}", path)
+            if name in initializers or any(vi.name == name for vi in inputs):
+                raise GraphError(
+                    f"node {_label(node, index)} overwrites graph input or initializer {name!r}", path)
+            producer[name] = index
+
+    digraph = nx.DiGraph()
+    digraph.add_nodes_from(range(len(nodes)))
+    edges = []
+    in_order = True
+    for index, node in enumerate(nodes):
+        for name in _reads(node):
+            source = producer.get(name)
+            if source is None:
+                if name not in known:
+                    raise GraphError(
+                        f"node {_label(node, index)} reads undefined tensor {name!r}", path)
+                continue
+            if source >= index:
+                in_order = False
+            edges.append((source, index))
+    digraph.add_edges_from(edges)
+
+    for output in graph.output:
+        if output.name not in producer and output.name not in known:
+            raise GraphError(f"graph output {output.name!r} is never produced", path)
+
+    if in_order:
+        order = list(range(len(nodes)))
+    else:
+        try:
+            order = list(nx.topological_sort(digraph))
+        except nx.NetworkXUnfeasible:
+            cycle = nx.find_cycle(digraph)
+            names = " -> ".join(_label(nodes[a], a) for a, _ in cycle)
+            raise GraphError(f"graph has a cycle: {names} -> {_label(nodes[cycle[0][0]], cycle[0][0])}",
+                             path) from None
+    return ModelGraph(graph, nodes, initializers, inputs, list(graph.output), producer, digraph, order)
+
+
+def _reads(node: onnx.NodeProto) -> List[str]:
+    """Tensor names a node reads, including outer-scope names its subgraphs capture."""
+    names = [n for n in node.input if n]
+    for attr in node.attribute:
+        if attr.type == onnx.AttributeProto.GRAPH:
+            names.extend(captured_names(attr.g))
+        elif attr.type == onnx.AttributeProto.GRAPHS:
+            for sub in attr.graphs:
+                names.extend(captured_names(sub))
+    return names
+
+
+def captured_names(graph: onnx.GraphProto) -> List[str]:
+    """Names a subgraph reads from the enclosing scope."""
+    local = {t.name for t in graph.initializer}
+    local.update(vi.name for vi in graph.input)
+    for node in graph.node:
+        local.update(node.output)
+    captured = []
+    for node in graph.node:
+        for name in _reads(node):
+            if name and name not in local:
+                captured.append(name)
+    return captured
+
+
+def _label(node: onnx.NodeProto, index: int) -> str:
+    return f"{node.name!r} ({node.op_type} #{index})" if node.name else f"#{index} ({node.op_type})"

@@ -1,0 +1,12 @@
+"""Operator rules, one module per family; importing this package registers them all.
+
+To add an operator, write its rule in the family module it belongs to (or a new
+module listed here) with ``@register("OpType")``.
+"""
+
+from . import (  # noqa: F401
+    elementwise,
+    conv,
+    constants,
+)
+from .registry import OpRule, lookup, register, registered_ops  # noqa: F401

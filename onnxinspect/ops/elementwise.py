@@ -1,0 +1,180 @@
+"""Broadcasting and unary element-wise ops, activations, Cast, Identity, Dropout, Softmax.
+
+Cost convention: one FLOP per output element for every arithmetic element-wise op
+(an activation counts as one), ``n - 1`` per element for n-ary Sum/Max/Min/Mean,
+three per element for the Softmax family (exp, sum, divide), none for data movement
+(Identity, Cast, Dropout at inference).  Small integer values are folded so shape
+arithmetic (``Shape -> Gather -> Mul -> Concat``) reaches Reshape as numbers or symbols.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from ..context import NodeContext
+from ..dims import floordiv, format_shape, max_dim, min_dim, mul, prod
+from onnx.helper import tensor_dtype_to_np_dtype
+
+from ..dtypes import dtype_code, dtype_name
+from .common import broadcast
+from .registry import register
+
+_COMPARE = {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor", "Not",
+            "IsNaN", "IsInf"}
+
+
+def _fold(op_type: str, values, dtype):
+    """Numpy evaluation of small folded inputs; ``None`` when undecidable."""
+    if any(v is None for v in values):
+        return None
+    symbolic = any(v.dtype == object for v in values)
+    try:
+        if symbolic:
+            fn = _SYMBOLIC.get(op_type)
+            if fn is None:
+                return None
+            out = values[0]
+            for v in values[1:]:
+                out = np.frompyfunc(fn, 2, 1)(out, v)
+            if any(x is None for x in np.asarray(out).reshape(-1).tolist()):
+                return None
+            return np.asarray(out, dtype=object)
+        fn = _NUMERIC.get(op_type)
+        if fn is None:
+            return None
+        with np.errstate(all="ignore"):
+            out = fn(*values)
+        return np.asarray(out).astype(_numpy_dtype(dtype, np.asarray(out).dtype))
+    except (TypeError, ValueError, ArithmeticError):
+        return None
+
+
+def _numpy_dtype(dtype, fallback):
+    try:
+        return tensor_dtype_to_np_dtype(dtype_code(dtype))
+    except (KeyError, TypeError, ValueError):
+        return fallback
+
+
+def _int_div(a, b):
+    if np.issubdtype(np.asarray(a).dtype, np.integer) and np.issubdtype(np.asarray(b).dtype, np.integer):
+        return np.trunc(np.divide(a, b)).astype(np.int64)
+    return np.divide(a, b)
+
+
+_NUMERIC = {
+    "Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": _int_div, "Pow": np.power,
+    "Mod": np.mod, "Max": np.maximum, "Min": np.minimum, "Equal": np.equal, "Less": np.less,
+    "Greater": np.greater, "LessOrEqual": np.less_equal, "GreaterOrEqual": np.greater_equal,
+    "And": np.logical_and, "Or": np.logical_or, "Xor": np.logical_xor, "Not": np.logical_not,
+    "Neg": np.negative, "Abs": np.abs, "Floor": np.floor, "Ceil": np.ceil, "Sqrt": np.sqrt,
+    "Sum": lambda *v: sum(v[1:], v[0]), "Relu": lambda x: np.maximum(x, 0),
+    "Sign": np.sign, "Reciprocal": np.reciprocal, "Exp": np.exp, "Log": np.log,
+    "Round": np.round,
+}
+
+_SYMBOLIC = {
+    "Add": operator.add, "Sub": operator.sub, "Mul": mul, "Div": floordiv, "Max": max_dim,
+    "Min": min_dim, "Sum": operator.add,
+    "Equal": lambda a, b: (a == b) if (a == b) or (isinstance(a, int) and isinstance(b, int)) else None,
+}
+
+
+@register("Add", "Sub", "Mul", "Div", "Pow", "Mod", "BitShift", "BitwiseAnd", "BitwiseOr",
+          "BitwiseXor", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or",
+          "Xor", "Max", "Min", "Sum", "Mean", "PRelu")
+def broadcasting(ctx: NodeContext) -> None:
+    shapes = [ctx.shape_or_none(i) for i in range(ctx.n_inputs) if ctx.has_input(i)]
+    shape = broadcast(shapes)
+    dtype = "bool" if ctx.op_type in _COMPARE else ctx.dtype(0)
+    value = _fold(ctx.op_type, [ctx.value(i) for i in range(ctx.n_inputs)], dtype)
+    ctx.set_output(0, shape, dtype, value)
+    if shape is not None:
+        per_element = max(len(shapes) - 1, 1)
+        ctx.set_cost(flops=mul(per_element, prod(shape)))
+        if ctx.explaining:
+            ctx.explain("shape", f"broadcast {' , '.join(format_shape(s) for s in shapes)} -> "
+                                 f"{format_shape(shape)}")
+
+
+@register("Where")
+def where(ctx: NodeContext) -> None:
+    shape = broadcast([ctx.shape_or_none(i) for i in range(3)])
+    value = None
+    cond, x, y = (ctx.value(i) for i in range(3))
+    if cond is not None and x is not None and y is not None:
+        value = np.where(cond.astype(bool), x, y)
+    ctx.set_output(0, shape, ctx.dtype(1), value)
+    ctx.set_cost(flops=prod(shape) if shape is not None else None)
+
+
+_ACTIVATIONS = (
+    "Relu", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Elu", "Selu", "Celu",
+    "Softplus", "Softsign", "ThresholdedRelu", "Gelu", "Mish", "Swish", "Exp", "Log", "Abs",
+    "Neg", "Sqrt", "Reciprocal", "Floor", "Ceil", "Round", "Sign", "Erf", "Sin", "Cos", "Tan",
+    "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Not", "BitwiseNot",
+    "IsNaN", "IsInf", "Shrink",
+)
+
+
+@register(*_ACTIVATIONS)
+def unary(ctx: NodeContext) -> None:
+    shape = ctx.shape_or_none(0)
+    dtype = "bool" if ctx.op_type in _COMPARE else ctx.dtype(0)
+    ctx.set_output(0, shape, dtype, _fold(ctx.op_type, [ctx.value(0)], dtype))
+    if shape is not None:
+        ctx.set_cost(flops=prod(shape))
+
+
+@register("Clip", meta_inputs=(1, 2))
+def clip(ctx: NodeContext) -> None:
+    shape = ctx.shape_or_none(0)
+    ctx.set_output(0, shape)
+    if shape is not None:
+        ctx.set_cost(flops=prod(shape))
+
+
+@register("Identity")
+def identity(ctx: NodeContext) -> None:
+    ctx.set_output(0, ctx.shape_or_none(0), value=ctx.value(0))
+    ctx.set_cost(flops=0)
+
+
+@register("Dropout", meta_inputs=(1, 2))
+def dropout(ctx: NodeContext) -> None:
+    shape = ctx.shape_or_none(0)
+    ctx.set_output(0, shape, value=ctx.value(0))
+    ctx.set_output(1, shape, "bool")
+    ctx.set_cost(flops=0)
+
+
+@register("Cast")
+def cast(ctx: NodeContext) -> None:
+    to = dtype_name(ctx.attr("to", 0))
+    ctx.set_output(0, ctx.shape_or_none(0), to, _cast_value(ctx.value(0), to))
+    ctx.set_cost(flops=0)
+
+
+@register("CastLike")
+def cast_like(ctx: NodeContext) -> None:
+    to = ctx.dtype(1)
+    ctx.set_output(0, ctx.shape_or_none(0), to, _cast_value(ctx.value(0), to))
+    ctx.set_cost(flops=0)
+
+
+def _cast_value(value, to):
+    if value is None or to is None:
+        return None
+    if value.dtype == object:
+        return value if to.startswith(("int", "uint", "float")) else None
+    return value.astype(_numpy_dtype(to, value.dtype))
+
+
+@register("Softmax", "LogSoftmax", "Hardmax")
+def softmax(ctx: NodeContext) -> None:
+    shape = ctx.shape(0)
+    ctx.set_output(0, shape)
+    ctx.set_cost(flops=mul(3, prod(shape)))
+

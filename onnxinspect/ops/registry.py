@@ -1,0 +1,53 @@
+"""``(domain, op_type)`` -> shape/cost rule.  Each family module registers its ops here.
+
+A rule is a function ``rule(ctx: NodeContext) -> None`` that reads the node's inputs
+from ``ctx`` and calls ``ctx.set_output``.  ``meta_inputs`` names the input slots that
+carry shapes, axes, indices, pads or sizes: constants there are never parameters.
+``generator`` marks ops that make a constant weight out of a constant shape
+(ConstantOfShape, RandomNormal, ...): their outputs count as parameters where consumed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Dict, FrozenSet, Iterable, Optional, Tuple
+
+STANDARD_DOMAINS = ("", "ai.onnx")
+
+
+@dataclass(frozen=True)
+class OpRule:
+    domain: str
+    op_type: str
+    infer: Callable
+    meta_inputs: FrozenSet[int] = frozenset()
+    generator: bool = False
+
+
+_RULES: Dict[Tuple[str, str], OpRule] = {}
+
+
+def normal_domain(domain: str) -> str:
+    return "" if domain in STANDARD_DOMAINS else domain
+
+
+def register(*op_types: str, domain: str = "", meta_inputs: Iterable[int] = (),
+             generator: bool = False) -> Callable:
+    """Decorator registering ``fn`` as the rule for ``op_types`` in ``domain``."""
+    def wrap(fn: Callable) -> Callable:
+        for op_type in op_types:
+            key = (normal_domain(domain), op_type)
+            if key in _RULES:
+                raise ValueError(f"duplicate rule for {domain or 'ai.onnx'}::{op_type}")
+            _RULES[key] = OpRule(key[0], op_type, fn, frozenset(meta_inputs), generator)
+        return fn
+    return wrap
+
+
+def lookup(domain: str, op_type: str) -> Optional[OpRule]:
+    return _RULES.get((normal_domain(domain), op_type))
+
+
+def registered_ops() -> Dict[Tuple[str, str], OpRule]:
+    """A copy of the table, for listing what the inspector knows."""
+    return dict(_RULES)

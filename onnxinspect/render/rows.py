@@ -1,0 +1,33 @@
+"""The cells every tabular renderer shows for a node, formatted once."""
+
+from __future__ import annotations
+
+from typing import List
+
+from ..dims import format_count, format_shape
+
+
+def node_label(node) -> str:
+    return node.name or f"{node.op_type}_{node.index}"
+
+
+def output_shapes(node) -> str:
+    shapes = [format_shape(t.shape) for t in node.outputs if t.name]
+    return " ; ".join(shapes) if shapes else "-"
+
+
+def params_cell(node) -> str:
+    text = f"{node.params:,}" if node.params else "0"
+    return text + ("*" if node.shared_params else "")
+
+
+def node_row(node) -> List[str]:
+    return [str(node.index), node_label(node), node.op_type, output_shapes(node), params_cell(node),
+            format_count(node.flops)]
+
+
+HEADER = ["#", "Node", "Op", "Output shape", "Params", "FLOPs"]
+
+
+def io_line(tensor) -> str:
+    return f"{tensor.name}: {tensor.dtype or '?'} {format_shape(tensor.shape)}"

@@ -1,0 +1,57 @@
+"""``--format table``: what a person reads at a glance, with a footer like Keras's summary."""
+
+from __future__ import annotations
+
+from typing import List
+
+from ..dims import format_count
+from .rows import HEADER, io_line, node_row
+
+
+def _grid(header: List[str], rows: List[List[str]], right: set) -> List[str]:
+    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+
+    def line(cells):
+        out = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        return "  ".join(out).rstrip()
+
+    rule = "─" * len(line(header))
+    return [line(header), rule] + [line(r) for r in rows] + [rule]
+
+
+def footer_lines(report) -> List[str]:
+    t = report.totals
+    lines = [
+        f"Total params:  {t.params:,}",
+        f"Unique params: {t.unique_params:,} ({_bytes(t.param_bytes)})",
+    ]
+    if t.params_by_dtype:
+        lines.append("By dtype:      " + ", ".join(
+            f"{d}: {n:,} ({_bytes(t.bytes_by_dtype.get(d, 0))})" for d, n in t.params_by_dtype.items()))
+    lines.append(f"FLOPs:         {format_count(t.flops)}   MACs: {format_count(t.macs)}")
+    lines.append(f"Nodes:         {t.nodes:,}")
+    lines.append("Ops:           " + ", ".join(f"{op} {n}" for op, n in t.op_histogram.items()))
+    lines.append("Inputs:        " + "; ".join(io_line(x) for x in report.inputs))
+    lines.append("Outputs:       " + "; ".join(io_line(x) for x in report.outputs))
+    m = report.model
+    opsets = ", ".join(f"{d} {v}" for d, v in m.opsets.items())
+    producer = f"{m.producer} {m.producer_version}".strip() or "unknown"
+    lines.append(f"Model:         IR {m.ir_version}, opset {opsets}, producer {producer}")
+    if any(n.shared_params for n in report.nodes):
+        lines.append("* weight shared with other nodes: counted at each node, once in unique params")
+    return lines
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:,} B" if unit == "B" else f"{n:,.2f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def render_table(report) -> str:
+    rows = [node_row(n) for n in report.nodes]
+    lines = _grid(HEADER, rows, right={0, 4, 5})
+    lines += footer_lines(report)
+    return "\n".join(lines)

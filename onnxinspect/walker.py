@@ -1,0 +1,184 @@
+"""Visit a graph's nodes in topological order, one rule per node.
+
+For every node the walker gathers what is known about its inputs, runs the node's rule
+(shapes, folded values, cost), and counts the parameters it consumes: constant weights
+(initializers, Constant outputs, generator outputs such as ConstantOfShape) read through
+a data slot.  Constants read through shape/axes/index slots, and integer constants
+whose consumer is folded away (shape arithmetic), are not parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from . import ops  # noqa: F401  (registers every rule)
+from .context import NodeContext, ShapeError, Unknown
+from .dims import Dim, is_int, prod, sym
+from .dtypes import INTEGER_TYPES, dtype_name
+from .graph import build_graph
+from .ops.registry import lookup
+from .report import NodeReport
+from .tensors import FOLD_LIMIT, TensorInfo
+
+
+@dataclass
+class GraphWalk:
+    """The outcome of walking one graph (the main graph or a subgraph body)."""
+
+    nodes: List[NodeReport]
+    tensors: Dict[str, TensorInfo]
+    inputs: List[TensorInfo]
+    outputs: List[TensorInfo]
+    warnings: List[str] = field(default_factory=list)
+
+
+def shape_from_type(type_proto: onnx.TypeProto):
+    """(dtype, shape) of a ValueInfo's tensor type; unnamed dynamic dims are unknown."""
+    if not type_proto.HasField("tensor_type"):
+        return None, None
+    tensor_type = type_proto.tensor_type
+    dtype = dtype_name(tensor_type.elem_type)
+    if not tensor_type.HasField("shape"):
+        return dtype, None
+    dims: List[Dim] = []
+    for d in tensor_type.shape.dim:
+        if d.HasField("dim_value"):
+            dims.append(int(d.dim_value))
+        elif d.dim_param:
+            dims.append(sym(d.dim_param))
+        else:
+            dims.append(None)
+    return dtype, tuple(dims)
+
+
+def initializer_info(tensor: onnx.TensorProto) -> TensorInfo:
+    shape = tuple(int(d) for d in tensor.dims)
+    info = TensorInfo(tensor.name, dtype_name(tensor.data_type), shape, const=True, source=True)
+    if prod(shape) <= FOLD_LIMIT:
+        info.value = tensor_value(tensor)
+    return info
+
+
+def tensor_value(tensor: onnx.TensorProto) -> Optional[np.ndarray]:
+    """The tensor's values when they are embedded (never reads external files)."""
+    if tensor.data_location == onnx.TensorProto.EXTERNAL:
+        return None
+    try:
+        return numpy_helper.to_array(tensor)
+    except Exception:  # malformed payload: the shape is still known from dims
+        return None
+
+
+class Walker:
+    """Walks a model's graph; reusable for subgraph bodies through :meth:`walk`."""
+
+    def __init__(self, opsets: Mapping[str, int], path: Optional[str] = None,
+                 explaining: bool = False):
+        self.opsets = {("" if k == "ai.onnx" else k): v for k, v in opsets.items()}
+        self.path = path
+        self.explaining = explaining
+
+    def opset(self, domain: str) -> int:
+        return self.opsets.get("" if domain == "ai.onnx" else domain, 0)
+
+    def walk(self, graph: onnx.GraphProto, inputs: Mapping[str, TensorInfo],
+             outer: Mapping[str, TensorInfo] = ()) -> GraphWalk:
+        """Walk ``graph`` given the infos of its inputs (and of outer-scope values)."""
+        outer = dict(outer)
+        model_graph = build_graph(graph, self.path, outer_names=outer.keys())
+        tensors: Dict[str, TensorInfo] = dict(outer)
+        for name, tensor in model_graph.initializers.items():
+            tensors[name] = initializer_info(tensor)
+        graph_inputs = []
+        for vi in model_graph.inputs:
+            info = inputs.get(vi.name)
+            if info is None:
+                dtype, shape = shape_from_type(vi.type)
+                info = TensorInfo(vi.name, dtype, shape)
+            tensors[vi.name] = info
+            graph_inputs.append(info)
+
+        reports: List[NodeReport] = []
+        consumers: Dict[str, List[NodeReport]] = {}
+        warnings: List[str] = []
+        nodes = model_graph.nodes
+        for index in model_graph.order:
+            node = nodes[index]
+            report = self.visit(index, node, tensors)
+            reports.append(report)
+            warnings.extend(report.warnings)
+            for name in report.param_inputs:
+                consumers.setdefault(name, []).append(report)
+
+        for name, users in consumers.items():
+            if len(users) > 1:
+                for report in users:
+                    report.shared_params.append(name)
+
+        outputs = [tensors.get(vi.name) or TensorInfo(vi.name, None, None) for vi in graph.output]
+        return GraphWalk(reports, tensors, graph_inputs, outputs, warnings)
+
+    def visit(self, index: int, node: onnx.NodeProto, tensors: Dict[str, TensorInfo]) -> NodeReport:
+        inputs = [tensors.get(name) if name else None for name in node.input]
+        ctx = NodeContext(node, self.opset(node.domain), inputs, self, self.explaining)
+        rule = lookup(node.domain, node.op_type)
+        label = node.name or f"#{index}"
+        if rule is None:
+            ctx.warn(f"node {label}: no shape rule for {node.domain or 'ai.onnx'}::{node.op_type}; "
+                     f"outputs unknown")
+        else:
+            try:
+                rule.infer(ctx)
+            except Unknown:
+                pass
+            except ShapeError as exc:
+                ctx.warn(f"node {label} ({node.op_type}): {exc}")
+            except Exception as exc:  # a rule bug must not stop the inspection
+                ctx.warn(f"node {label} ({node.op_type}): rule failed: {type(exc).__name__}: {exc}")
+
+        outputs = []
+        const = all(i is None or i.const for i in inputs) and not _has_subgraph(node)
+        for i, name in enumerate(node.output):
+            info = ctx.outputs[i]
+            if info is None:
+                info = TensorInfo(name, None, None)
+            info.const = const and info.shape is not None
+            info.source = bool(rule is not None and rule.generator and info.const)
+            if name:
+                tensors[name] = info
+            outputs.append(info)
+
+        report = NodeReport(index, node.name, node.op_type, node.domain, inputs, outputs,
+                            macs=ctx.macs, flops=ctx.flops, known_op=rule is not None,
+                            explanations=ctx.explanations, warnings=ctx.warnings,
+                            subgraphs=ctx.subgraphs)
+        self._count_params(report, rule, outputs)
+        return report
+
+    def _count_params(self, report: NodeReport, rule, outputs: List[TensorInfo]) -> None:
+        meta = rule.meta_inputs if rule is not None else frozenset()
+        folded = bool(outputs) and all(o.value is not None for o in outputs)
+        seen = set()
+        for slot, info in enumerate(report.inputs):
+            if info is None or not info.source or slot in meta or info.name in seen:
+                continue
+            if folded and info.dtype in INTEGER_TYPES:
+                continue  # integer constant folded into shape arithmetic
+            count = info.size
+            if not is_int(count):
+                report.warnings.append(
+                    f"node {report.name or report.index}: weight {info.name!r} has unknown size")
+                continue
+            seen.add(info.name)
+            report.params += count
+            report.param_inputs.append(info.name)
+
+
+def _has_subgraph(node: onnx.NodeProto) -> bool:
+    return any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute)
+
