@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Dict, List, Mapping, Optional, Sequence, Union
 
-from .dims import Dim, add, is_int, subs_dim, sym
+from .dims import Dim, is_int, subs_dim, sum_dims, sym
 from .dtypes import nbytes
 from .errors import UsageError
 from .loading import LoadedModel, Source, load_model
@@ -101,20 +101,17 @@ def totals(nodes: List[NodeReport], tensors: Mapping[str, TensorInfo]) -> Totals
     unique: Dict[str, TensorInfo] = {}
     histogram: Counter = Counter()
     unknown_ops = []
-    macs: Dim = 0
-    flops: Dim = 0
-    for node in iter_nodes(nodes):
+    all_nodes = list(iter_nodes(nodes))
+    for node in all_nodes:
         params += node.params
         for name in node.param_inputs:
             unique.setdefault(name, tensors.get(name) or _find_input(node, name))
         histogram[node.op_type] += 1
         if not node.known_op:
             unknown_ops.append(node.op_type)
-        if node.flops is None:
-            macs = flops = None  # one unknown cost makes the total unknown, never an undercount
-        elif flops is not None:
-            macs = add(macs, node.macs or 0)
-            flops = add(flops, node.flops)
+    # One unknown cost makes the total unknown: never an undercount.
+    flops = sum_dims(n.flops for n in all_nodes)
+    macs = None if flops is None else sum_dims(n.macs or 0 for n in all_nodes)
     by_dtype: Counter = Counter()
     bytes_by_dtype: Counter = Counter()
     for info in unique.values():

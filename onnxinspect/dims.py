@@ -76,13 +76,23 @@ Monomial = tuple
 class Expr:
     """An integer polynomial in canonical form.  Use :func:`sym` to make one."""
 
-    __slots__ = ("terms", "_hash")
+    __slots__ = ("terms", "_hash", "_str")
 
     def __init__(self, terms: Mapping[Monomial, int]):
         self.terms = tuple(
             sorted(((m, c) for m, c in terms.items() if c), key=lambda mc: _mono_key(mc[0]))
         )
         self._hash = hash(self.terms)
+        self._str = None
+
+    @classmethod
+    def _canonical(cls, terms: tuple) -> "Expr":
+        """Wrap terms already in canonical order (the hot paths' shortcut)."""
+        expr = cls.__new__(cls)
+        expr.terms = terms
+        expr._hash = hash(terms)
+        expr._str = None
+        return expr
 
     # -- construction helpers -------------------------------------------------
     @staticmethod
@@ -120,6 +130,17 @@ class Expr:
     def __add__(self, other):
         if other is None:
             return None
+        if isinstance(other, int):
+            if not other:
+                return self
+            # The constant term, if any, is last in canonical order.
+            terms = self.terms
+            if terms[-1][0] == ():
+                const = terms[-1][1] + other
+                terms = terms[:-1] + (((), const),) if const else terms[:-1]
+            else:
+                terms = terms + (((), other),)
+            return Expr._canonical(terms)._normal()
         other = Expr.lift(other)
         acc = dict(self.terms)
         for mono, coeff in other.terms:
@@ -142,6 +163,10 @@ class Expr:
     def __mul__(self, other):
         if other is None:
             return None
+        if isinstance(other, int):
+            if not other:
+                return 0
+            return Expr._canonical(tuple((m, c * other) for m, c in self.terms))
         other = Expr.lift(other)
         acc: dict = {}
         for m1, c1 in self.terms:
@@ -175,6 +200,11 @@ class Expr:
         return self._hash
 
     def __str__(self):
+        if self._str is None:
+            self._str = self._render()
+        return self._str
+
+    def _render(self) -> str:
         parts = []
         for mono, coeff in self.terms:
             body = _mono_str(mono)
@@ -272,6 +302,17 @@ def mul(*dims: Dim) -> Dim:
 
 def prod(dims: Iterable[Dim]) -> Dim:
     return mul(*dims)
+
+
+def sum_dims(dims: Iterable[Dim]) -> Dim:
+    """Sum of many dims in one pass (totals over thousands of nodes)."""
+    acc: dict = {}
+    for d in dims:
+        if d is None:
+            return None
+        for mono, coeff in Expr.lift(d).terms:
+            acc[mono] = acc.get(mono, 0) + coeff
+    return Expr(acc)._normal()
 
 
 def floordiv(a: Dim, b: Dim) -> Dim:
