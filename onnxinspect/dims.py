@@ -273,7 +273,7 @@ def is_known(d: Dim) -> bool:
 
 
 def is_int(d: Dim) -> bool:
-    return isinstance(d, int) and not isinstance(d, bool)
+    return type(d) is int
 
 
 def add(*dims: Dim) -> Dim:
@@ -292,12 +292,16 @@ def sub(a: Dim, b: Dim) -> Dim:
 
 
 def mul(*dims: Dim) -> Dim:
-    total: Dim = 1
+    scale = 1
+    symbolic: Dim = None
     for d in dims:
-        if d is None:
+        if type(d) is int:
+            scale *= d
+        elif d is None:
             return None
-        total = total * d
-    return total
+        else:
+            symbolic = d if symbolic is None else symbolic * d
+    return scale if symbolic is None else symbolic * scale
 
 
 def prod(dims: Iterable[Dim]) -> Dim:
@@ -417,7 +421,7 @@ def min_dim(a: Dim, b: Dim) -> Dim:
 
 def to_json(d: Dim):
     """int -> int, symbolic -> its text, unknown -> None."""
-    if d is None or is_int(d):
+    if d is None or type(d) is int:
         return d
     return str(d)
 
