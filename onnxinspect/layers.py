@@ -1,0 +1,114 @@
+"""Group nodes back into the source framework's layers, from their name scopes.
+
+Exporters keep the layer a node came from in its name:
+
+- tf2onnx (Keras): ``<model>/<layer>/<op...>``.  Keras 3 calls each layer (and the model)
+  inside a TF name scope that TensorFlow made unique by appending one ``_<k>`` to the
+  layer's own name (``conv2d`` -> ``conv2d_1``, ``conv2d_1`` -> ``conv2d_1_2``,
+  ``conv2d_3`` -> ``conv2d_3_1``): the model scope then ends in ``_<k>`` too
+  (``functional_1``, ``unet_1``), and exactly one ``_<k>`` is stripped from the layer
+  scope.  tf.keras 2 scopes are the plain names (``model/conv2d_3/BiasAdd``) and are
+  kept as they are.  (A tf.keras 2 model whose own name ends in ``_<k>`` is
+  indistinguishable from Keras 3 by name alone and is read as Keras 3.)
+- PyTorch: ``/<module>/<submodule>/<Op>``, where children of containers carry their
+  qualified name (``/layer1/layer1.0/downsample/downsample.0/Conv``): the module path
+  is rebuilt as ``layer1.0.downsample.0``.
+
+A node with no recognisable scope gets its own row in the layer view.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+from .api import iter_nodes
+from .dims import Dim, add
+from .report import NodeReport
+from .tensors import TensorInfo
+
+_UNIQUE_SUFFIX = re.compile(r"^(.+)_\d+$")
+# Wrappers tf2onnx keeps from a SavedModel's call graph; never a layer.
+_TF_WRAPPERS = {"StatefulPartitionedCall", "PartitionedCall"}
+
+
+def layer_name(node_name: str) -> Optional[str]:
+    """The framework layer ``node_name`` belongs to, or None when the name has no layer scope."""
+    if not node_name:
+        return None
+    if node_name.startswith("/"):
+        return _torch_layer(node_name[1:].split("/"))
+    return _tf_layer(node_name.split("/"))
+
+
+def _torch_layer(parts: List[str]) -> Optional[str]:
+    scopes = [p for p in parts[:-1] if p]  # the last part is the op (Conv, Add_1, ...)
+    path: List[str] = []
+    for scope in scopes:
+        if path and scope.startswith(path[-1] + "."):
+            path[-1] = scope  # a container's child: "layer1" then "layer1.0"
+        else:
+            path.append(scope)
+    return ".".join(path) or None
+
+
+def _tf_layer(parts: List[str]) -> Optional[str]:
+    while parts and parts[0] in _TF_WRAPPERS:
+        parts = parts[1:]
+    if len(parts) < 3 or not parts[0] or not parts[1]:
+        return None  # need <model>/<layer>/<op>
+    model, layer = parts[0], parts[1]
+    if _UNIQUE_SUFFIX.match(model):  # Keras 3: both scopes carry TF's uniquifying suffix
+        match = _UNIQUE_SUFFIX.match(layer)
+        if match:
+            layer = match.group(1)
+    return layer
+
+
+@dataclass
+class LayerRow:
+    """One framework layer (or one unscoped node): its nodes and their summed cost."""
+
+    name: str
+    nodes: List[NodeReport] = field(default_factory=list)
+    op_types: List[str] = field(default_factory=list)   # distinct, in order of appearance
+    output: Optional[TensorInfo] = None                  # first output of the layer's last node
+    params: int = 0
+    flops: Dim = 0
+
+
+def node_layer(node: NodeReport) -> Optional[str]:
+    """The node's layer from its name, else from its outputs' or its weights' names
+    (tf2onnx renames some fused nodes, ``Conv__206``, but keeps the layer's weight names)."""
+    candidates = [node.name] + [t.name for t in node.outputs if t.name] + list(node.param_inputs)
+    for name in candidates:
+        layer = layer_name(name)
+        if layer is not None:
+            return layer
+    return None
+
+
+def group_layers(report) -> List[LayerRow]:
+    """Rows of the ``--by layer`` view, in order of first appearance.
+
+    Nodes of one layer are grouped even when other nodes come between them; a row's
+    params and FLOPs include its nodes' subgraph bodies, as the totals do, so the rows
+    sum to the totals.  One unknown FLOP count makes the row's FLOPs unknown.
+    """
+    rows: Dict[str, LayerRow] = {}
+    for node in report.nodes:
+        layer = node_layer(node)
+        key = layer if layer is not None else f"\0{node.index}"  # unscoped: a row of its own
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = LayerRow(layer if layer is not None else (node.name or node.op_type))
+        row.nodes.append(node)
+        if node.op_type not in row.op_types:
+            row.op_types.append(node.op_type)
+        if node.outputs:
+            row.output = node.outputs[0]
+        for inner in iter_nodes([node]):
+            row.params += inner.params
+            row.flops = add(row.flops, inner.flops)
+    return list(rows.values())
