@@ -8,5 +8,9 @@ from . import (  # noqa: F401
     elementwise,
     conv,
     constants,
+    pool,
+    norm,
+    linalg,
+    quant,
 )
 from .registry import OpRule, lookup, register, registered_ops  # noqa: F401

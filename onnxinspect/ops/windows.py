@@ -1,7 +1,11 @@
 """Sliding-window arithmetic shared by Conv, ConvTranspose and the pools.
 
 Each function returns the output size of one spatial axis together with the formula,
-numbers substituted, that ``--explain`` prints.
+numbers substituted, that ``--explain`` prints.  The formulas are ONNX's:
+``⌊(in + pad_begin + pad_end − dilation·(kernel−1) − 1)/stride⌋ + 1`` (``⌈…⌉`` with
+``ceil_mode``, dropping a last window that would start in the right padding, as
+onnxruntime and PyTorch do), ``⌈in/stride⌉`` for ``auto_pad`` SAME_*, and
+``(in−1)·stride − pads + dilation·(kernel−1) + output_padding + 1`` for ConvTranspose.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from ..context import ShapeError
 from ..dims import Dim, add, ceildiv, floordiv, format_dim, is_int, mul, sub
 
 AXIS_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+SAME = ("SAME_UPPER", "SAME_LOWER")
 
 
 def axis_names(rank: int) -> Tuple[str, ...]:
@@ -34,30 +39,51 @@ class WindowAttrs:
                                    ("kernel_shape", self.kernel, spatial_rank)):
             if len(values) != size:
                 raise ShapeError(f"{name} has {len(values)} values, expected {size}")
-        if any(is_int(s) and s <= 0 for s in self.strides):
-            raise ShapeError(f"strides must be positive, got {self.strides}")
+        for name, values in (("strides", self.strides), ("dilations", self.dilations),
+                             ("kernel_shape", self.kernel)):
+            if any(is_int(v) and v <= 0 for v in values):
+                raise ShapeError(f"{name} must be positive, got {values}")
+        if any(p < 0 for p in self.pads):
+            raise ShapeError(f"pads must not be negative, got {self.pads}")
+        if self.auto_pad not in ("NOTSET", "VALID") + SAME:
+            raise ShapeError(f"unknown auto_pad {self.auto_pad!r}")
 
 
 def window_output(size: Dim, kernel: Dim, stride: int, dilation: int, pad_begin: int,
                   pad_end: int, auto_pad: str, ceil_mode: bool = False) -> Tuple[Dim, str]:
     """Output size of one axis of a Conv / pool, and the formula with numbers."""
-    effective = add(mul(dilation, sub(kernel, 1)), 1)
-    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+    if auto_pad in SAME:
         out = ceildiv(size, stride)
-        return out, f"⌈{_d(size)}/{stride}⌉ = {_d(out)} ({auto_pad}: output = ⌈input/stride⌉)"
+        return out, (f"⌈{_d(size)}/{stride}⌉ = {format_dim(out)} ({auto_pad}: output = ⌈input/stride⌉)"
+                     f"{change_note(size, out)}")
     if auto_pad == "VALID":
         pad_begin = pad_end = 0
+    effective = add(mul(dilation, sub(kernel, 1)), 1)
     numerator = sub(add(size, pad_begin, pad_end), effective)
-    rounding = ceildiv if ceil_mode else floordiv
-    out = add(rounding(numerator, stride), 1)
-    if ceil_mode and is_int(out) and is_int(size):
-        # The last window must start inside the input or the left padding.
-        if (out - 1) * stride >= size + pad_begin:
-            out -= 1
+    if is_int(numerator) and numerator < 0:
+        raise ShapeError(f"window {_d(effective)} is larger than the padded input "
+                         f"{_d(add(size, pad_begin, pad_end))}")
+    out = add((ceildiv if ceil_mode else floordiv)(numerator, stride), 1)
+    if ceil_mode and out is not None:
+        out = _drop_window_in_right_pad(out, size, stride, pad_begin, pad_end, effective)
     left, right = ("⌈", "⌉") if ceil_mode else ("⌊", "⌋")
     formula = (f"{left}({_d(size)} + {pad_begin} + {pad_end} − {dilation}·({_d(kernel)}−1) − 1)"
-               f"/{stride}{right} + 1 = {_d(out)}")
+               f"/{stride}{right} + 1 = {format_dim(out)}{change_note(size, out)}")
     return out, formula
+
+
+def _drop_window_in_right_pad(out: Dim, size: Dim, stride: int, pad_begin: int, pad_end: int,
+                              effective: Dim) -> Dim:
+    """With ceil_mode the last window must start inside the input or the left padding.
+
+    That can only fail when ``pad_end + stride > effective kernel``; for a symbolic
+    input size it then depends on the value, so the size is unknown.
+    """
+    if is_int(size):
+        return out - 1 if (out - 1) * stride >= size + pad_begin else out
+    if is_int(effective) and pad_end + stride <= effective:
+        return out
+    return None
 
 
 def transpose_output(size: Dim, kernel: Dim, stride: int, dilation: int, pad_begin: int,
@@ -66,11 +92,12 @@ def transpose_output(size: Dim, kernel: Dim, stride: int, dilation: int, pad_beg
     out = add(mul(sub(size, 1), stride), -pad_begin - pad_end, mul(dilation, sub(kernel, 1)),
               output_padding, 1)
     formula = (f"({_d(size)}−1)·{stride} − ({pad_begin} + {pad_end}) + {dilation}·({_d(kernel)}−1)"
-               f" + {output_padding} + 1 = {_d(out)}")
+               f" + {output_padding} + 1 = {format_dim(out)}{change_note(size, out)}")
     return out, formula
 
 
-def spatial_outputs(ctx, sizes: Sequence[Dim], attrs: WindowAttrs) -> Tuple[List[Dim], List[str]]:
+def spatial_outputs(sizes: Sequence[Dim], attrs: WindowAttrs) -> Tuple[List[Dim], List[str]]:
+    """Output sizes of every spatial axis and one ``H: formula`` line per axis."""
     rank = len(sizes)
     outs, formulas = [], []
     for i, name in enumerate(axis_names(rank)):
@@ -80,6 +107,19 @@ def spatial_outputs(ctx, sizes: Sequence[Dim], attrs: WindowAttrs) -> Tuple[List
         outs.append(out)
         formulas.append(f"{name}: {formula}")
     return outs, formulas
+
+
+def change_note(size: Dim, out: Dim) -> str:
+    """`` — halves 96 → 48`` / `` — doubles 48 → 96`` / `` — keeps 96`` when it does."""
+    if size is None or out is None or is_int(size) != is_int(out):
+        return ""
+    if size == out:
+        return f" — keeps {_d(size)}"
+    if size == mul(2, out) or (not is_int(size) and floordiv(size, 2) == out):
+        return f" — halves {_d(size)} → {_d(out)}"
+    if out == mul(2, size):
+        return f" — doubles {_d(size)} → {_d(out)}"
+    return ""
 
 
 def _d(d: Optional[Dim]) -> str:

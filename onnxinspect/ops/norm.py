@@ -1,0 +1,86 @@
+"""Normalisations: BatchNormalization, Instance/Layer/Group normalisation, LRN, MVN.
+
+Parameters: every constant scale, bias, running mean and running variance counts
+(Keras also counts BatchNorm's moving statistics, as non-trainable parameters).
+
+Cost convention (FLOPs per input element; no MACs):
+
+* BatchNormalization at inference: 2 (the folded scale and shift).
+* Normalisations that compute their statistics -- Layer/Instance/Group norm,
+  MeanVarianceNormalization, BatchNormalization in training mode: 5 (one add for the
+  mean, square and add for the variance, the fused scale and shift); the per-group
+  square roots and divisions are ignored.
+* LRN: ``2·size + 3`` (square and add over the window, then scale, power, divide).
+"""
+
+from __future__ import annotations
+
+from ..context import NodeContext, ShapeError
+from ..dims import format_count, format_dim, mul, prod
+from ..dtypes import dtype_name
+from .common import normalize_axis
+from .registry import register
+
+STATISTICS_FLOPS = 5
+
+
+def _per_element(ctx: NodeContext, x, per: int, why: str) -> None:
+    flops = mul(per, prod(x))
+    ctx.set_cost(macs=None if flops is None else 0, flops=flops)
+    if ctx.explaining:
+        ctx.explain("flops", f"FLOPs = {per}·elements ({why}) = {per}·"
+                             f"{'·'.join(format_dim(d) for d in x)} = {format_count(flops)}")
+
+
+@register("BatchNormalization")
+def batch_norm(ctx: NodeContext) -> None:
+    x = ctx.shape(0)
+    if len(x) < 2:
+        raise ShapeError(f"input rank {len(x)} has no channel axis")
+    ctx.set_output(0, x)
+    stats = ctx.shape_or_none(1) or (x[1],)  # (C,); (C, D1, ...) with the old spatial=0
+    for i in range(1, len(ctx.outputs)):  # running / saved mean and variance
+        ctx.set_output(i, stats, ctx.dtype(3) or ctx.dtype(0))
+    training = any(ctx.node.output[1:]) or bool(ctx.attr("training_mode", 0))
+    if ctx.opset < 7 and ctx.attr("is_test", 0):
+        training = False
+    if training:
+        _per_element(ctx, x, STATISTICS_FLOPS, "training: batch statistics, then scale and shift")
+    else:
+        _per_element(ctx, x, 2, "scale and shift")
+    if ctx.explaining:
+        ctx.explain("params", f"4·C = 4·{format_dim(x[1])}: scale γ, bias β, running mean and variance")
+
+
+@register("InstanceNormalization", "GroupNormalization", "MeanVarianceNormalization")
+def statistics_norm(ctx: NodeContext) -> None:
+    x = ctx.shape(0)
+    if ctx.op_type != "MeanVarianceNormalization" and len(x) < 2:
+        raise ShapeError(f"input rank {len(x)} has no channel axis")
+    ctx.set_output(0, x)
+    _per_element(ctx, x, STATISTICS_FLOPS, "mean, variance, scale and shift")
+
+
+@register("LayerNormalization")
+def layer_norm(ctx: NodeContext) -> None:
+    x = ctx.shape(0)
+    axis = normalize_axis(int(ctx.attr("axis", -1)), len(x))
+    ctx.set_output(0, x)
+    stats = tuple(x[:axis]) + (1,) * (len(x) - axis)
+    stash = dtype_name(int(ctx.attr("stash_type", 1)))
+    ctx.set_output(1, stats, stash)  # Mean
+    ctx.set_output(2, stats, stash)  # InvStdDev
+    _per_element(ctx, x, STATISTICS_FLOPS, "mean, variance, scale and shift")
+    if ctx.explaining:
+        ctx.explain("shape", f"statistics over axes {axis}..{len(x) - 1}: Mean and InvStdDev are "
+                             f"({', '.join(format_dim(d) for d in stats)})")
+
+
+@register("LRN")
+def lrn(ctx: NodeContext) -> None:
+    x = ctx.shape(0)
+    size = int(ctx.attr("size", 0))
+    if size <= 0:
+        raise ShapeError("LRN needs a positive size")
+    ctx.set_output(0, x)
+    _per_element(ctx, x, 2 * size + 3, f"2·size + 3 with size {size}")
