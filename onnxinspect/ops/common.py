@@ -67,3 +67,74 @@ def dims_from_value(value: Optional[np.ndarray]) -> Optional[tuple]:
 
 def is_symbolic(value: np.ndarray) -> bool:
     return value.dtype == object
+
+
+def normalize_axes(axes: Sequence[int], rank: int) -> List[int]:
+    """Non-negative, duplicate-checked axes."""
+    out = [normalize_axis(int(a), rank) for a in axes]
+    if len(set(out)) != len(out):
+        raise ShapeError(f"repeated axis in {list(axes)}")
+    return out
+
+
+def axes_operand(ctx, input_index: int, attr: str = "axes", since: int = 13) -> Optional[list]:
+    """Axes (or split, pads, ...) given as an attribute before opset ``since`` and as
+    input ``input_index`` from then on; ``None`` when absent or empty.
+
+    Raises :class:`Unknown` when the input is present but not a known constant.
+    """
+    from ..context import Unknown
+
+    if ctx.opset < since:
+        values = ctx.attr(attr, None)
+        return None if values is None or len(values) == 0 else [int(v) for v in values]
+    if not ctx.has_input(input_index):
+        values = ctx.attr(attr, None)  # tolerated: some exporters keep the attribute form
+        return None if values is None or len(values) == 0 else [int(v) for v in values]
+    value = ctx.value(input_index)
+    if value is None:
+        shape = ctx.shape_or_none(input_index)
+        if shape is not None and shape == (0,):
+            return None
+        raise Unknown(f"{attr} operand is not a known constant")
+    if value.size == 0:
+        return None
+    return [as_dim(v) for v in value.reshape(-1).tolist()]
+
+
+def fold_array(items, shape=None) -> np.ndarray:
+    """Folded dims as a value: int64, or dtype=object when any item is symbolic."""
+    flat = [as_dim(v) for v in (items.reshape(-1).tolist() if isinstance(items, np.ndarray) else items)]
+    if any(v is None for v in flat):
+        raise ValueError("unknown dim in a folded value")
+    if all(is_int(v) for v in flat):
+        out = np.array(flat, dtype=np.int64)
+    else:
+        out = np.empty(len(flat), dtype=object)
+        out[:] = flat
+    return out if shape is None else out.reshape(shape)
+
+
+def tidy(value: Optional[np.ndarray]) -> Optional[np.ndarray]:
+    """An object array whose items all turned out to be ints becomes int64."""
+    if value is None or value.dtype != object:
+        return value
+    try:
+        return fold_array(value, value.shape)
+    except (ValueError, TypeError):
+        return None
+
+
+def merge_dims(dims: Sequence[Dim]) -> Dim:
+    """Dims that must agree (Concat's non-axis dims): the most specific one."""
+    known = [d for d in dims if d is not None]
+    for d in known:
+        if is_int(d):
+            return d
+    return known[0] if known else None
+
+
+def dims_text(dims: Sequence[Dim], sep: str = "·") -> str:
+    from ..dims import format_dim
+
+    return sep.join(f"({format_dim(d)})" if " " in format_dim(d) else format_dim(d) for d in dims)

@@ -14,11 +14,11 @@ import operator
 import numpy as np
 
 from ..context import NodeContext
-from ..dims import floordiv, format_shape, max_dim, min_dim, mul, prod
+from ..dims import exact_div, floordiv, format_shape, is_int, max_dim, min_dim, mul, prod
 from onnx.helper import tensor_dtype_to_np_dtype
 
-from ..dtypes import dtype_code, dtype_name
-from .common import broadcast
+from ..dtypes import FLOAT_TYPES, dtype_code, dtype_name
+from .common import as_dim, broadcast, tidy
 from .registry import register
 
 _COMPARE = {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor", "Not",
@@ -29,18 +29,9 @@ def _fold(op_type: str, values, dtype):
     """Numpy evaluation of small folded inputs; ``None`` when undecidable."""
     if any(v is None for v in values):
         return None
-    symbolic = any(v.dtype == object for v in values)
     try:
-        if symbolic:
-            fn = _SYMBOLIC.get(op_type)
-            if fn is None:
-                return None
-            out = values[0]
-            for v in values[1:]:
-                out = np.frompyfunc(fn, 2, 1)(out, v)
-            if any(x is None for x in np.asarray(out).reshape(-1).tolist()):
-                return None
-            return np.asarray(out, dtype=object)
+        if any(v.dtype == object for v in values):
+            return _fold_symbolic(op_type, values, dtype)
         fn = _NUMERIC.get(op_type)
         if fn is None:
             return None
@@ -49,6 +40,38 @@ def _fold(op_type: str, values, dtype):
         return np.asarray(out).astype(_numpy_dtype(dtype, np.asarray(out).dtype))
     except (TypeError, ValueError, ArithmeticError):
         return None
+
+
+def _fold_symbolic(op_type: str, values, dtype):
+    """Element by element over dims; floats must be whole numbers next to a symbol
+    (``Cast(float) -> Mul(2.0) -> Cast(int64)`` of an upsampled ``H`` stays ``2*H``)."""
+    if len(values) == 1:
+        fn = _SYMBOLIC_UNARY.get(op_type)
+        if fn is None:
+            return None
+        return tidy(np.asarray(np.frompyfunc(lambda a: _dim_op(fn, a), 1, 1)(values[0]), dtype=object))
+    fn = _SYMBOLIC.get(op_type)
+    if op_type == "Div" and dtype in FLOAT_TYPES:
+        fn = exact_div  # a real quotient is a dim only when it is whole
+    if fn is None:
+        return None
+    out = values[0]
+    for v in values[1:]:
+        out = np.frompyfunc(lambda a, b: _dim_op(fn, a, b), 2, 1)(out, v)
+    out = np.asarray(out, dtype=object)
+    if any(x is None for x in out.reshape(-1).tolist()):
+        return None
+    return out.astype(bool) if op_type in _COMPARE else tidy(out)
+
+
+def _dim_op(fn, *args):
+    dims = []
+    for a in args:
+        a = as_dim(a.item() if isinstance(a, np.generic) else a)
+        if isinstance(a, float):
+            return None  # a fraction times a symbol is not a dim
+        dims.append(a)
+    return fn(*dims)
 
 
 def _numpy_dtype(dtype, fallback):
@@ -75,16 +98,27 @@ _NUMERIC = {
     "Round": np.round,
 }
 
+def _equal(a, b):
+    if a == b:
+        return True
+    if is_int(a) and is_int(b):
+        return False
+    # A dim is never negative, so N == -1 is decidable (PyTorch's Expand guards test it).
+    if (is_int(a) and a < 0) or (is_int(b) and b < 0):
+        return False
+    return None
+
+
 _SYMBOLIC = {
     "Add": operator.add, "Sub": operator.sub, "Mul": mul, "Div": floordiv, "Max": max_dim,
-    "Min": min_dim, "Sum": operator.add,
-    "Equal": lambda a, b: (a == b) if (a == b) or (isinstance(a, int) and isinstance(b, int)) else None,
+    "Min": min_dim, "Sum": operator.add, "Equal": _equal,
 }
+_SYMBOLIC_UNARY = {"Floor": lambda a: a, "Ceil": lambda a: a, "Round": lambda a: a, "Neg": operator.neg}
 
 
 @register("Add", "Sub", "Mul", "Div", "Pow", "Mod", "BitShift", "BitwiseAnd", "BitwiseOr",
           "BitwiseXor", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or",
-          "Xor", "Max", "Min", "Sum", "Mean", "PRelu")
+          "Xor", "Max", "Min", "Sum", "Mean")
 def broadcasting(ctx: NodeContext) -> None:
     shapes = [ctx.shape_or_none(i) for i in range(ctx.n_inputs) if ctx.has_input(i)]
     shape = broadcast(shapes)
@@ -99,13 +133,22 @@ def broadcasting(ctx: NodeContext) -> None:
                                  f"{format_shape(shape)}")
 
 
+@register("PRelu")
+def prelu(ctx: NodeContext) -> None:
+    """The slope broadcasts into X (before opset 7 a per-channel ``(C,)`` slope)."""
+    shape = ctx.shape_or_none(0)
+    ctx.set_output(0, shape)
+    if shape is not None:
+        ctx.set_cost(flops=prod(shape))
+
+
 @register("Where")
 def where(ctx: NodeContext) -> None:
     shape = broadcast([ctx.shape_or_none(i) for i in range(3)])
     value = None
     cond, x, y = (ctx.value(i) for i in range(3))
     if cond is not None and x is not None and y is not None:
-        value = np.where(cond.astype(bool), x, y)
+        value = tidy(np.where(cond.astype(bool), x, y))
     ctx.set_output(0, shape, ctx.dtype(1), value)
     ctx.set_cost(flops=prod(shape) if shape is not None else None)
 

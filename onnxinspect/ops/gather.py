@@ -1,0 +1,153 @@
+"""Indexing ops: Slice, Gather, GatherElements, GatherND, the Scatter family, Compress.
+
+Indices, starts/ends/axes/steps are meta inputs (never parameters); Gather's data
+input is not, so an embedding table read by Gather counts as the layer's weights.
+All are data movement: zero FLOPs.  Gather and Slice fold small values, which is how
+``Shape -> Gather`` picks a (possibly symbolic) dim out of a shape vector.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..context import NodeContext, ShapeError, Unknown
+from ..dims import Dim, ceildiv, format_dim, is_int, sub
+from .common import axes_operand, dims_from_value, normalize_axes, normalize_axis, tidy
+from .registry import register
+
+# Ends at or beyond this mean "to the end" (exporters write INT_MAX or INT64_MAX).
+HUGE = 2 ** 31 - 1
+
+
+def slice_length(dim: Dim, start: Dim, end: Dim, step: int) -> Dim:
+    """Elements that ``x[start:end:step]`` keeps from an axis of size ``dim``.
+
+    Integer dims follow numpy/ONNX clamping exactly.  For a symbolic dim the bounds are
+    taken to lie inside the axis (``x[:, 1:]`` of ``N`` is ``N - 1``).
+    """
+    if step == 0:
+        raise ShapeError("slice step cannot be 0")
+    if is_int(dim) and is_int(start) and is_int(end):
+        return len(range(*slice(max(min(start, 2 ** 62), -2 ** 62), max(min(end, 2 ** 62), -2 ** 62),
+                                step).indices(dim)))
+    if dim is None or start is None or end is None:
+        return None
+    if step > 0:
+        begin = _position(dim, start, past_end=dim)
+        stop = _position(dim, end, past_end=dim, before_start=0)
+        return ceildiv(sub(stop, begin), step)
+    begin = _position(dim, start, past_end=sub(dim, 1))
+    stop = _position(dim, end, past_end=sub(dim, 1), before_start=-1)
+    return ceildiv(sub(begin, stop), -step)
+
+
+def _position(dim: Dim, bound: Dim, past_end: Dim, before_start: int = 0) -> Dim:
+    if not is_int(bound):
+        return bound
+    if bound >= HUGE:
+        return past_end
+    if bound <= -HUGE:
+        return before_start
+    return dim + bound if bound < 0 else bound
+
+
+@register("Slice", meta_inputs=(1, 2, 3, 4))
+def slice_(ctx: NodeContext) -> None:
+    x = ctx.shape(0)
+    if ctx.opset < 10:
+        starts, ends = ctx.attr("starts", []), ctx.attr("ends", [])
+        axes, steps = ctx.attr("axes", None), None
+    else:
+        starts, ends = dims_from_value(ctx.value(1)), dims_from_value(ctx.value(2))
+        if starts is None or ends is None:
+            ctx.set_output(0, [None] * len(x))
+            raise Unknown("starts / ends not known")
+        axes = axes_operand(ctx, 3, since=10)
+        steps = axes_operand(ctx, 4, "steps", since=10)
+    axes = normalize_axes(axes if axes is not None else range(len(starts)), len(x))
+    steps = steps or [1] * len(starts)
+    if not len(starts) == len(ends) == len(axes) == len(steps):
+        raise ShapeError("starts, ends, axes and steps differ in length")
+    if any(not is_int(s) for s in steps):
+        raise Unknown("symbolic steps")
+    out = list(x)
+    index = [slice(None)] * len(x)
+    for axis, start, end, step in zip(axes, starts, ends, steps):
+        out[axis] = slice_length(x[axis], start, end, step)
+        if is_int(start) and is_int(end):
+            index[axis] = slice(start, end, step)
+        else:
+            index = None
+    value = ctx.value(0)
+    if value is not None and index is not None:
+        value = tidy(value[tuple(index)])
+        if tuple(value.shape) != tuple(out):
+            value = None
+    else:
+        value = None
+    ctx.set_output(0, out, value=value)
+    ctx.set_cost(flops=0)
+    if ctx.explaining:
+        for axis, start, end, step in zip(axes, starts, ends, steps):
+            ctx.explain("shape", f"axis {axis}: {format_dim(x[axis])}[{format_dim(start)}:{format_dim(end)}"
+                                 f":{step}] keeps {format_dim(out[axis])}")
+
+
+@register("Gather", meta_inputs=(1,))
+def gather(ctx: NodeContext) -> None:
+    data = ctx.shape(0)
+    indices = ctx.shape(1)
+    axis = normalize_axis(int(ctx.attr("axis", 0)), len(data))
+    out = (*data[:axis], *indices, *data[axis + 1:])
+    value = None
+    if ctx.value(0) is not None and ctx.value(1) is not None:
+        try:
+            value = tidy(np.take(ctx.value(0), ctx.value(1).astype(np.int64), axis=axis))
+        except (IndexError, TypeError, ValueError):
+            raise ShapeError("index out of range") from None
+    ctx.set_output(0, out, value=value)
+    ctx.set_cost(flops=0)
+
+
+@register("GatherElements", meta_inputs=(1,))
+def gather_elements(ctx: NodeContext) -> None:
+    data, indices = ctx.shape(0), ctx.shape(1)
+    if len(data) != len(indices):
+        raise ShapeError(f"data rank {len(data)} != indices rank {len(indices)}")
+    ctx.set_output(0, indices)
+    ctx.set_cost(flops=0)
+
+
+@register("GatherND", meta_inputs=(1,))
+def gather_nd(ctx: NodeContext) -> None:
+    data, indices = ctx.shape(0), ctx.shape(1)
+    batch = int(ctx.attr("batch_dims", 0))
+    depth = indices[-1] if indices else None
+    if not is_int(depth):
+        raise Unknown("index depth not known")
+    if batch + depth > len(data):
+        raise ShapeError(f"index depth {depth} + batch_dims {batch} exceeds data rank {len(data)}")
+    ctx.set_output(0, (*indices[:-1], *data[batch + depth:]))
+    ctx.set_cost(flops=0)
+
+
+@register("ScatterND", "ScatterElements", "Scatter", meta_inputs=(1,))
+def scatter(ctx: NodeContext) -> None:
+    ctx.set_output(0, ctx.shape(0))
+    ctx.set_cost(flops=0)
+
+
+@register("Compress", meta_inputs=(1,))
+def compress(ctx: NodeContext) -> None:
+    x = ctx.shape(0)
+    condition = ctx.value(1)
+    kept = None if condition is None else int(np.count_nonzero(condition))
+    axis = ctx.attr("axis", None)
+    if axis is None:
+        ctx.set_output(0, (kept,))
+    else:
+        axis = normalize_axis(int(axis), len(x))
+        out = list(x)
+        out[axis] = kept  # data-dependent unless the condition is a known constant
+        ctx.set_output(0, out)
+    ctx.set_cost(flops=0)

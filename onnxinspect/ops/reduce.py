@@ -1,0 +1,102 @@
+"""Reductions: the ten Reduce* ops, ArgMax/ArgMin, TopK, CumSum.
+
+FLOPs convention: one per *input* element for every reduction (each element is
+accumulated or compared once; the final divide of ReduceMean and the square/exp of
+ReduceSumSquare/ReduceLogSumExp are not counted separately), for ArgMax/ArgMin,
+for TopK (one selection pass) and for CumSum (one add per element).
+Axes / K / CumSum's axis are meta inputs.
+"""
+
+from __future__ import annotations
+
+from functools import reduce as fold
+
+import numpy as np
+
+from ..context import NodeContext, ShapeError, Unknown
+from ..dims import add, format_shape, is_int, mul, prod
+from .common import axes_operand, dims_from_value, normalize_axes, normalize_axis, tidy
+from .registry import register
+
+_REDUCE = ("ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1",
+           "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare")
+
+# Folding shape vectors: numel = ReduceProd(Shape(x)) and friends.
+_NUMERIC = {"ReduceSum": np.sum, "ReduceProd": np.prod, "ReduceMax": np.max, "ReduceMin": np.min}
+_SYMBOLIC = {"ReduceSum": (add, 0), "ReduceProd": (mul, 1)}
+
+
+def reduced_shape(x, axes, keepdims: bool):
+    return tuple(1 if i in axes else d for i, d in enumerate(x) if keepdims or i not in axes)
+
+
+@register(*_REDUCE, meta_inputs=(1,))
+def reduce_op(ctx: NodeContext) -> None:
+    x = ctx.shape(0)
+    since = 13 if ctx.op_type == "ReduceSum" else 18
+    axes = axes_operand(ctx, 1, since=since)
+    keepdims = bool(ctx.attr("keepdims", 1))
+    if axes is None:
+        if ctx.attr("noop_with_empty_axes", 0):
+            ctx.set_output(0, x, value=ctx.value(0))
+            ctx.set_cost(flops=0)
+            return
+        axes = range(len(x))
+    axes = normalize_axes(axes, len(x))
+    out = reduced_shape(x, axes, keepdims)
+    ctx.set_output(0, out, value=_fold(ctx, axes, keepdims, out))
+    ctx.set_cost(flops=prod(x))
+    if ctx.explaining:
+        ctx.explain("shape", f"{format_shape(x)} reduced over axes {sorted(axes)}"
+                             f"{' (kept as 1)' if keepdims else ''} → {format_shape(out)}")
+
+
+def _fold(ctx: NodeContext, axes, keepdims: bool, out):
+    value = ctx.value(0)
+    if value is None or ctx.op_type not in _NUMERIC:
+        return None
+    if value.dtype != object:
+        return _NUMERIC[ctx.op_type](value, axis=tuple(axes), keepdims=keepdims)
+    combine, start = _SYMBOLIC.get(ctx.op_type, (None, None))
+    if combine is None or not all(is_int(d) for d in out):
+        return None
+    kept = [i for i in range(value.ndim) if i not in axes]
+    rows = np.transpose(value, kept + list(axes)).reshape(-1, int(prod(value.shape[a] for a in axes)))
+    return tidy(np.array([fold(combine, row.tolist(), start) for row in rows], dtype=object)
+                .reshape([int(d) for d in out]))
+
+
+@register("ArgMax", "ArgMin")
+def arg_reduce(ctx: NodeContext) -> None:
+    x = ctx.shape(0)
+    axis = normalize_axis(int(ctx.attr("axis", 0)), len(x))
+    out = reduced_shape(x, [axis], bool(ctx.attr("keepdims", 1)))
+    ctx.set_output(0, out, "int64")
+    ctx.set_cost(flops=prod(x))
+
+
+@register("TopK", meta_inputs=(1,))
+def top_k(ctx: NodeContext) -> None:
+    x = ctx.shape(0)
+    axis = normalize_axis(int(ctx.attr("axis", -1)), len(x))
+    if ctx.opset < 10:
+        k = ctx.attr("k", None)
+    else:
+        values = dims_from_value(ctx.value(1))
+        k = values[0] if values else None
+    if is_int(k) and is_int(x[axis]) and k > x[axis]:
+        raise ShapeError(f"K = {k} exceeds axis size {x[axis]}")
+    out = list(x)
+    out[axis] = k
+    ctx.set_output(0, out)
+    ctx.set_output(1, out, "int64")
+    ctx.set_cost(flops=prod(x))
+    if k is None:
+        raise Unknown("K not known")
+
+
+@register("CumSum", meta_inputs=(1,))
+def cum_sum(ctx: NodeContext) -> None:
+    x = ctx.shape(0)
+    ctx.set_output(0, x)
+    ctx.set_cost(flops=prod(x))

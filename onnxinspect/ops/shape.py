@@ -1,0 +1,253 @@
+"""Ops that only rearrange elements: Reshape, Flatten, Transpose, Squeeze, Unsqueeze,
+Concat, Split, Expand, Tile, DepthToSpace, SpaceToDepth.
+
+They cost no FLOPs.  Each folds its value when the input's value is known, so the
+shape arithmetic PyTorch exports (``Shape -> Gather -> Unsqueeze -> Concat -> Reshape``)
+stays exact, with symbolic dims (``N``) carried as ``dtype=object`` items.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..context import NodeContext, ShapeError, Unknown
+from ..dims import exact_div, floordiv, format_dim, format_shape, is_int, mul, prod
+from .common import (axes_operand, broadcast, dims_from_value, dims_text, merge_dims,
+                     normalize_axes, normalize_axis, tidy)
+from .registry import register
+
+
+def _moved(ctx: NodeContext, i: int, fn):
+    """Apply a numpy rearrangement to input ``i``'s folded value, if it has one."""
+    value = ctx.value(i)
+    if value is None:
+        return None
+    try:
+        return tidy(np.asarray(fn(value)))
+    except (ValueError, IndexError, TypeError):
+        return None
+
+
+@register("Reshape", meta_inputs=(1,))
+def reshape(ctx: NodeContext) -> None:
+    x = ctx.shape_or_none(0)
+    if ctx.opset < 5:
+        target = tuple(ctx.attr("shape", []))
+    else:
+        target = dims_from_value(ctx.value(1))
+    if target is None:
+        length = ctx.shape(1)
+        if len(length) != 1 or not is_int(length[0]):
+            raise Unknown("target shape not known")
+        ctx.set_output(0, (None,) * length[0])
+        ctx.set_cost(flops=0)
+        raise Unknown("target shape not known")
+    allowzero = bool(ctx.attr("allowzero", 0))
+    out = []
+    for i, d in enumerate(target):
+        if d == 0 and not allowzero:
+            if x is None or i >= len(x):
+                raise Unknown("0 copies an input dim that is not known")
+            d = x[i]
+        out.append(d)
+    if sum(1 for d in out if d == -1) > 1:
+        raise ShapeError(f"more than one -1 in shape {list(target)}")
+    if -1 in out:
+        axis = out.index(-1)
+        rest = [d for d in out if d != -1]
+        total = None if x is None else prod(x)
+        out[axis] = exact_div(total, prod(rest))
+        if ctx.explaining and x is not None:
+            ctx.explain("shape", f"-1 = {dims_text(x)} / {dims_text(rest) or 1} = {format_dim(out[axis])}")
+    elif x is not None and all(is_int(d) for d in (*x, *out)) and prod(x) != prod(out):
+        raise ShapeError(f"cannot reshape {format_shape(x)} ({prod(x)} elements) into {list(out)}")
+    value = None
+    if all(is_int(d) for d in out):
+        value = _moved(ctx, 0, lambda v: v.reshape(out))
+    ctx.set_output(0, out, value=value)
+    ctx.set_cost(flops=0)
+
+
+@register("Flatten")
+def flatten(ctx: NodeContext) -> None:
+    x = ctx.shape(0)
+    axis = int(ctx.attr("axis", 1))
+    axis = axis + len(x) if axis < 0 else axis
+    if not 0 <= axis <= len(x):
+        raise ShapeError(f"axis {axis} out of range for rank {len(x)}")
+    out = (prod(x[:axis]), prod(x[axis:]))
+    value = _moved(ctx, 0, lambda v: v.reshape(out)) if all(is_int(d) for d in out) else None
+    ctx.set_output(0, out, value=value)
+    ctx.set_cost(flops=0)
+    if ctx.explaining:
+        lead = dims_text(x[:axis]) or "1"
+        ctx.explain("shape", f"{format_shape(x)} → ({lead}, {dims_text(x[axis:]) or '1'}) = {format_shape(out)}")
+
+
+@register("Transpose")
+def transpose(ctx: NodeContext) -> None:
+    x = ctx.shape(0)
+    perm = ctx.attr("perm", None)
+    perm = list(range(len(x)))[::-1] if not perm else normalize_axes(perm, len(x))
+    if len(perm) != len(x):
+        raise ShapeError(f"perm {perm} does not fit rank {len(x)}")
+    ctx.set_output(0, [x[p] for p in perm], value=_moved(ctx, 0, lambda v: np.transpose(v, perm)))
+    ctx.set_cost(flops=0)
+
+
+@register("Squeeze", meta_inputs=(1,))
+def squeeze(ctx: NodeContext) -> None:
+    x = ctx.shape(0)
+    axes = axes_operand(ctx, 1)
+    if axes is None:
+        if any(not is_int(d) for d in x):
+            raise Unknown("Squeeze without axes on a non-numeric dim")
+        axes = [i for i, d in enumerate(x) if d == 1]
+    axes = normalize_axes(axes, len(x))
+    for a in axes:
+        if is_int(x[a]) and x[a] != 1:
+            raise ShapeError(f"cannot squeeze axis {a} of size {x[a]}")
+    out = [d for i, d in enumerate(x) if i not in axes]
+    ctx.set_output(0, out, value=_moved(ctx, 0, lambda v: v.reshape([int(d) for d in out])))
+    ctx.set_cost(flops=0)
+
+
+@register("Unsqueeze", meta_inputs=(1,))
+def unsqueeze(ctx: NodeContext) -> None:
+    x = ctx.shape(0)
+    axes = axes_operand(ctx, 1)
+    if axes is None:
+        raise ShapeError("Unsqueeze needs axes")
+    rank = len(x) + len(axes)
+    axes = normalize_axes(axes, rank)
+    rest = iter(x)
+    out = [1 if i in axes else next(rest) for i in range(rank)]
+    value = _moved(ctx, 0, lambda v: v.reshape([int(d) for d in out])) if all(is_int(d) for d in out) else None
+    ctx.set_output(0, out, value=value)
+    ctx.set_cost(flops=0)
+
+
+@register("Concat")
+def concat(ctx: NodeContext) -> None:
+    shapes = [ctx.shape(i) for i in range(ctx.n_inputs) if ctx.has_input(i)]
+    ranks = {len(s) for s in shapes}
+    if len(ranks) != 1:
+        raise ShapeError(f"inputs of different ranks: {sorted(ranks)}")
+    rank = ranks.pop()
+    axis = normalize_axis(int(ctx.attr("axis", 0)), rank)
+    out = []
+    for i in range(rank):
+        column = [s[i] for s in shapes]
+        if i == axis:
+            total = column[0]
+            for d in column[1:]:
+                total = None if total is None or d is None else total + d
+            out.append(total)
+        else:
+            agreed = [d for d in column if is_int(d)]
+            if len(set(agreed)) > 1:
+                raise ShapeError(f"dim {i} differs between inputs: {agreed}")
+            out.append(merge_dims(column))
+    values = [ctx.value(i) for i in range(ctx.n_inputs) if ctx.has_input(i)]
+    value = None
+    if all(v is not None for v in values):
+        symbolic = any(v.dtype == object for v in values)
+        value = tidy(np.concatenate([v.astype(object) if symbolic else v for v in values], axis=axis))
+    ctx.set_output(0, out, value=value)
+    ctx.set_cost(flops=0)
+    if ctx.explaining and len(shapes) > 1:
+        ctx.explain("shape", f"axis {axis}: {' + '.join(format_dim(s[axis]) for s in shapes)} "
+                             f"= {format_dim(out[axis])}")
+
+
+@register("Split", meta_inputs=(1,))
+def split(ctx: NodeContext) -> None:
+    x = ctx.shape(0)
+    axis = normalize_axis(int(ctx.attr("axis", 0)), len(x))
+    dim = x[axis]
+    count = len(ctx.node.output)
+    sizes = axes_operand(ctx, 1, "split")
+    if sizes is None:
+        parts = int(ctx.attr("num_outputs", count))
+        if ctx.has_attr("num_outputs") and is_int(dim) and dim % parts:
+            chunk = -(-dim // parts)  # opset 18: the last chunk is smaller
+            sizes = [chunk] * (parts - 1) + [dim - chunk * (parts - 1)]
+        else:
+            chunk = floordiv(dim, parts)
+            if is_int(dim) and dim % parts:
+                raise ShapeError(f"dim {dim} does not split into {parts} equal parts")
+            sizes = [chunk] * parts
+    if len(sizes) != count:
+        raise ShapeError(f"{len(sizes)} split sizes for {count} outputs")
+    if is_int(dim) and all(is_int(s) for s in sizes) and sum(sizes) != dim:
+        raise ShapeError(f"split sizes {sizes} do not add up to {dim}")
+    start = 0
+    for i, size in enumerate(sizes):
+        shape = list(x)
+        shape[axis] = size
+        value = None
+        if is_int(start) and is_int(size):
+            lo, hi = start, start + size
+            value = _moved(ctx, 0, lambda v: np.take(v, range(lo, hi), axis=axis))
+        ctx.set_output(i, shape, value=value)
+        start = None if start is None or size is None else start + size
+    ctx.set_cost(flops=0)
+    if ctx.explaining:
+        ctx.explain("shape", f"axis {axis}: {format_dim(dim)} = {' + '.join(format_dim(s) for s in sizes)}")
+
+
+@register("Expand", meta_inputs=(1,))
+def expand(ctx: NodeContext) -> None:
+    x = ctx.shape(0)
+    target = dims_from_value(ctx.value(1))
+    if target is None:
+        length = ctx.shape(1)
+        if len(length) != 1 or not is_int(length[0]):
+            raise Unknown("target shape not known")
+        target = (None,) * length[0]
+    out = broadcast([x, target])
+    value = None
+    if all(is_int(d) for d in out):
+        value = _moved(ctx, 0, lambda v: np.broadcast_to(v, [int(d) for d in out]).copy())
+    ctx.set_output(0, out, value=value)
+    ctx.set_cost(flops=0)
+
+
+@register("Tile", meta_inputs=(1, 2))
+def tile(ctx: NodeContext) -> None:
+    x = ctx.shape(0)
+    repeats = dims_from_value(ctx.value(1))
+    if ctx.opset < 6:  # Tile-1: input 1 is the tile count of the single axis input 2
+        axis = dims_from_value(ctx.value(2))
+        if repeats is None or axis is None:
+            raise Unknown("tiles / axis not known")
+        repeats = [repeats[0] if i == normalize_axis(axis[0], len(x)) else 1 for i in range(len(x))]
+    if repeats is None:
+        ctx.set_output(0, [d if d == 0 else None for d in x])
+        raise Unknown("repeats not known")
+    if len(repeats) != len(x):
+        raise ShapeError(f"{len(repeats)} repeats for rank {len(x)}")
+    out = [mul(d, r) for d, r in zip(x, repeats)]
+    value = None
+    if all(is_int(r) for r in repeats):
+        value = _moved(ctx, 0, lambda v: np.tile(v, repeats))
+    ctx.set_output(0, out, value=value)
+    ctx.set_cost(flops=0)
+
+
+@register("DepthToSpace", "SpaceToDepth")
+def depth_space(ctx: NodeContext) -> None:
+    x = ctx.shape(0)
+    if len(x) != 4:
+        raise ShapeError(f"{ctx.op_type} needs a 4-D input, got rank {len(x)}")
+    b = int(ctx.attr("blocksize", 1))
+    n, c, h, w = x
+    if ctx.op_type == "DepthToSpace":
+        out = (n, exact_div(c, b * b), mul(h, b), mul(w, b))
+    else:
+        out = (n, mul(c, b * b), exact_div(h, b), exact_div(w, b))
+    for before, after in zip(x, out):
+        if before is not None and after is None:
+            raise ShapeError(f"{format_shape(x)} is not divisible by blocksize {b}")
+    ctx.set_output(0, out)
+    ctx.set_cost(flops=0)

@@ -1,0 +1,117 @@
+"""Tensor-building and data-dependent ops: Range, OneHot, Trilu, NonZero, Unique,
+NonMaxSuppression, ReverseSequence, GridSample.
+
+Data-dependent sizes (how many elements NonZero finds) are unknown (``None``), never
+guessed.  OneHot's ``depth`` and ``values`` (the off/on pair) are settings, so meta.
+FLOPs: data movement and selection count 0; GridSample interpolates like Resize
+(see :mod:`.resize`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..context import NodeContext, ShapeError, Unknown
+from ..dims import Expr, ceildiv, is_int, prod, sub
+from .common import as_dim, normalize_axis
+from .registry import register
+
+
+@register("Range", meta_inputs=(0, 1, 2))
+def range_(ctx: NodeContext) -> None:
+    start, limit, delta = (ctx.value(i) for i in range(3))
+    if start is None or limit is None or delta is None:
+        ctx.set_output(0, (None,))
+        raise Unknown("start / limit / delta not known")
+    start, limit, delta = (as_dim(np.asarray(v).reshape(-1)[0]) for v in (start, limit, delta))
+    value = None
+    if all(isinstance(v, (int, float, np.floating)) for v in (start, limit, delta)):
+        if delta == 0:
+            raise ShapeError("Range delta is 0")
+        length = max(int(np.ceil((limit - start) / delta)), 0)
+        if length <= 4096:
+            value = np.arange(start, limit, delta).astype(ctx.inputs[0].value.dtype)[:length]
+    elif is_int(delta) and delta > 0 and all(is_int(v) or isinstance(v, Expr) for v in (start, limit)):
+        length = ceildiv(sub(limit, start), delta)  # a symbolic limit is taken to be >= start
+    else:
+        length = None
+    ctx.set_output(0, (length,), value=value)
+    ctx.set_cost(flops=0)
+
+
+@register("OneHot", meta_inputs=(1, 2))
+def one_hot(ctx: NodeContext) -> None:
+    indices = ctx.shape(0)
+    depth = ctx.value(1)
+    depth = None if depth is None else as_dim(np.asarray(depth).reshape(-1)[0])
+    if depth is not None and not isinstance(depth, Expr):
+        depth = int(depth)
+    rank = len(indices) + 1
+    axis = normalize_axis(int(ctx.attr("axis", -1)), rank)
+    out = list(indices)
+    out.insert(axis, depth)
+    ctx.set_output(0, out, ctx.dtype(2))
+    ctx.set_cost(flops=0)
+
+
+@register("Trilu", meta_inputs=(1,))
+def trilu(ctx: NodeContext) -> None:
+    ctx.set_output(0, ctx.shape(0))
+    ctx.set_cost(flops=0)
+
+
+@register("NonZero")
+def non_zero(ctx: NodeContext) -> None:
+    x = ctx.shape(0)
+    value = ctx.value(0)
+    if value is not None and value.dtype != object:
+        found = np.array(np.nonzero(value), dtype=np.int64)
+        ctx.set_output(0, found.shape, "int64", found)
+    else:
+        ctx.set_output(0, (len(x), None), "int64")
+    ctx.set_cost(flops=0)
+
+
+@register("Unique")
+def unique(ctx: NodeContext) -> None:
+    x = ctx.shape(0)
+    axis = ctx.attr("axis", None)
+    if axis is None:
+        ctx.set_output(0, (None,))
+        ctx.set_output(2, (prod(x),), "int64")
+    else:
+        axis = normalize_axis(int(axis), len(x))
+        out = list(x)
+        out[axis] = None
+        ctx.set_output(0, out)
+        ctx.set_output(2, (x[axis],), "int64")
+    ctx.set_output(1, (None,), "int64")
+    ctx.set_output(3, (None,), "int64")
+    ctx.set_cost(flops=0)
+
+
+@register("NonMaxSuppression", meta_inputs=(2, 3, 4))
+def non_max_suppression(ctx: NodeContext) -> None:
+    ctx.set_output(0, (None, 3), "int64")
+    ctx.set_cost(flops=None)
+
+
+@register("ReverseSequence", meta_inputs=(1,))
+def reverse_sequence(ctx: NodeContext) -> None:
+    ctx.set_output(0, ctx.shape(0))
+    ctx.set_cost(flops=0)
+
+
+@register("GridSample")
+def grid_sample(ctx: NodeContext) -> None:
+    x, grid = ctx.shape(0), ctx.shape(1)
+    if len(grid) != len(x) or not is_int(grid[-1]) or grid[-1] != len(x) - 2:
+        raise ShapeError(f"grid {list(grid)} does not fit input rank {len(x)}")
+    out = (x[0], x[1], *grid[1:-1])
+    ctx.set_output(0, out)
+    mode = ctx.attr("mode", "linear" if ctx.opset >= 20 else "bilinear")
+    if mode == "nearest":
+        ctx.set_cost(flops=0)
+    else:
+        base = 4 if mode in ("cubic", "bicubic") else 2
+        ctx.set_cost(flops=None if prod(out) is None else (2 * base ** (len(x) - 2) - 1) * prod(out))
