@@ -1,11 +1,14 @@
-"""File or ``ModelProto`` -> a validated model, without reading external weight payloads.
+"""File or ``ModelProto`` -> a validated model, without reading weight payloads.
 
 Only structure is needed to inspect a model: weight sizes come from their dims, so
-external data files are never opened (a missing one is a warning, not an error).
+external data files are never opened (a missing one is a warning, not an error) and
+embedded payloads above the fold limit are dropped before parsing (see
+:mod:`onnxinspect.payload`): the file is memory-mapped and only its structure is read.
 """
 
 from __future__ import annotations
 
+import mmap
 import os
 from dataclasses import dataclass, field
 from typing import List, Optional, Union
@@ -14,6 +17,7 @@ import onnx
 from google.protobuf.message import DecodeError
 
 from .errors import ModelLoadError
+from .payload import Elision, strip_payloads
 
 Source = Union[str, os.PathLike, bytes, onnx.ModelProto]
 
@@ -23,44 +27,76 @@ class LoadedModel:
     model: onnx.ModelProto
     path: Optional[str]
     warnings: List[str] = field(default_factory=list)
+    elided: Elision = field(default_factory=Elision)   # payloads dropped before parsing
 
 
 def load_model(source: Source) -> LoadedModel:
     """Load a model from a path, raw bytes or an in-memory ``ModelProto``."""
     if isinstance(source, onnx.ModelProto):
         loaded = LoadedModel(source, None)
-    elif isinstance(source, (bytes, bytearray)):
-        loaded = LoadedModel(_parse(bytes(source), "<bytes>"), None)
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        loaded = _parse(source, None)
     else:
         path = os.fspath(source)
-        loaded = LoadedModel(_parse(_read(path), path), path)
+        _check_file(path)
+        try:
+            with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                loaded = _parse(data, path)
+        except OSError as exc:
+            raise ModelLoadError(f"cannot read: {exc.strerror or exc}", path) from None
     _validate(loaded)
     loaded.warnings.extend(_missing_external_data(loaded))
     return loaded
 
 
-def _read(path: str) -> bytes:
+def _check_file(path: str) -> None:
     if not os.path.exists(path):
         raise ModelLoadError("no such file", path)
     if os.path.isdir(path):
         raise ModelLoadError("is a directory, not an ONNX file", path)
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise ModelLoadError(f"cannot read: {exc.strerror or exc}", path) from None
-    if not data:
+    if not os.path.isfile(path):
+        raise ModelLoadError("not a regular file", path)
+    if os.path.getsize(path) == 0:
         raise ModelLoadError("file is empty", path)
-    return data
 
 
-def _parse(data: bytes, path: str) -> onnx.ModelProto:
+def _parse(data, path: Optional[str]) -> LoadedModel:
+    """Parse ``data`` (bytes or a read-only mmap) with large payloads stripped first."""
+    if len(data) == 0:
+        raise ModelLoadError("model bytes are empty", path or "<bytes>")
+    stripped, elided = strip_payloads(data)
     model = onnx.ModelProto()
     try:
-        model.ParseFromString(data)
+        model.ParseFromString(stripped)
     except (DecodeError, RuntimeError, ValueError) as exc:
-        raise ModelLoadError(f"not a valid ONNX protobuf ({_short(exc)})", path) from None
-    return model
+        raise ModelLoadError(_foreign(data) or f"not a valid ONNX protobuf ({_short(exc)})",
+                             path or "<bytes>") from None
+    if not model.HasField("graph"):
+        raise ModelLoadError(_foreign(data) or "not an ONNX model (a protobuf without a graph)",
+                             path or "<bytes>")
+    return LoadedModel(model, path, elided=elided)
+
+
+# Leading bytes of formats people mistake for ONNX files.
+_MAGIC = (
+    (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
+    (b"PK\x03\x04", "a zip archive (PyTorch .pt, Keras .keras, .npz?)"),
+    (b"\x89HDF", "an HDF5 file (Keras .h5?)"), (b"\x1f\x8b", "a gzip file"),
+    (b"\x7fELF", "an executable"), (b"%PDF", "a PDF document"),
+    (b"\x80\x02", "a Python pickle"), (b"\x80\x04", "a Python pickle"),
+    (b"{", "JSON or text"), (b"<", "XML or HTML"),
+)
+
+
+def _foreign(data) -> Optional[str]:
+    """'looks like ...' when the bytes start like a known non-ONNX format."""
+    head = bytes(data[:8])
+    if head[4:8] == b"TFL3":
+        return "not an ONNX model: looks like a TensorFlow Lite flatbuffer"
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return f"not an ONNX model: looks like {what}"
+    return None
 
 
 def _short(exc: Exception) -> str:

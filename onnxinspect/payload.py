@@ -1,0 +1,202 @@
+"""Drop large tensor payloads from serialized ONNX bytes before protobuf parses them.
+
+Inspecting needs a weight's dims and dtype, never its values (beyond the small
+constants the walker folds), so parsing a 300 MB model should not cost 300 MB.  This
+pre-pass walks the protobuf wire format (ModelProto -> GraphProto -> initializers,
+Constant-node and other attribute tensors, subgraphs), copies every field verbatim
+except the payload of tensors with more than ``FOLD_LIMIT`` elements, and marks each
+stripped tensor (``metadata_props`` key :data:`ELIDED_KEY`) so nothing mistakes it for
+an empty tensor.  Only messages large enough to hold such a payload are descended
+into; everything else is copied as one slice, so the cost follows the model's
+structure, not its weight bytes.  On malformed bytes the pre-pass gives up and hands
+back the input unchanged: protobuf then reports the problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+import onnx
+
+from .tensors import FOLD_LIMIT
+
+ELIDED_KEY = "onnxinspect.elided"   # value: how many payload bytes were dropped
+
+# A payload above FOLD_LIMIT elements takes at least this many bytes (4-bit types);
+# smaller messages cannot contain one and are copied without a look.
+_DESCEND_MIN = FOLD_LIMIT // 4
+_MAX_BYTES_PER_ELEMENT = 16        # complex128; more means the payload contradicts dims
+_MAX_DEPTH = 64                    # deeper nesting is copied as is (protobuf rejects it)
+
+_MODEL, _GRAPH, _NODE, _ATTR, _TENSOR = range(5)
+# message kind -> {field number: kind of the sub-message in that field}
+_CHILDREN = {
+    _MODEL: {7: _GRAPH},                            # ModelProto.graph
+    _GRAPH: {1: _NODE, 5: _TENSOR},                 # GraphProto.node, .initializer
+    _NODE: {5: _ATTR},                              # NodeProto.attribute
+    _ATTR: {5: _TENSOR, 6: _GRAPH, 10: _TENSOR, 11: _GRAPH},  # t, g, tensors, graphs
+}
+# TensorProto payload fields: float, int32, string, int64, raw, double, uint64 data.
+_PAYLOAD_FIELDS = frozenset((4, 5, 6, 7, 9, 10, 11))
+_TENSOR_DIMS = 1
+
+
+class _Malformed(Exception):
+    pass
+
+
+@dataclass
+class Elision:
+    """What the pre-pass dropped."""
+
+    tensors: int = 0
+    bytes: int = 0
+
+
+def is_elided(tensor: onnx.TensorProto) -> bool:
+    """True when :func:`strip_payloads` dropped this tensor's values."""
+    return any(entry.key == ELIDED_KEY for entry in tensor.metadata_props)
+
+
+def strip_payloads(data) -> Tuple[bytes, Elision]:
+    """(bytes to parse, what was dropped) for a serialized ModelProto (bytes, mmap, ...).
+
+    Returns bytes, never a view into ``data``, so a memory map can be closed at once.
+    """
+    elision = Elision()
+    with memoryview(data) as view:
+        try:
+            chunks = _rewrite(view, 0, len(view), _MODEL, 0, elision)
+        except _Malformed:
+            chunks, elision = None, Elision()
+        if chunks is None:
+            return (data if isinstance(data, bytes) else bytes(view)), elision
+        stripped = b"".join(chunks)
+        del chunks
+        return stripped, elision
+
+
+def strip_model(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of ``model`` without large payloads (for tools that serialize the model)."""
+    data, _ = strip_payloads(model.SerializeToString())
+    stripped = onnx.ModelProto()
+    stripped.ParseFromString(data)
+    return stripped
+
+
+def _varint(buf: memoryview, pos: int, end: int) -> Tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= end or shift > 63:
+            raise _Malformed
+        byte = buf[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos
+        shift += 7
+
+
+def _encode_varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _fields(buf: memoryview, start: int, end: int):
+    """(field number, wire type, field start, value start, value end) of each field."""
+    pos = start
+    while pos < end:
+        field_start = pos
+        tag, pos = _varint(buf, pos, end)
+        wire = tag & 7
+        value_start = pos
+        if wire == 0:
+            _, pos = _varint(buf, pos, end)
+        elif wire == 1:
+            pos += 8
+        elif wire == 2:
+            length, pos = _varint(buf, pos, end)
+            value_start = pos
+            pos += length
+        elif wire == 5:
+            pos += 4
+        else:
+            raise _Malformed
+        if pos > end:
+            raise _Malformed
+        yield tag >> 3, wire, field_start, value_start, pos
+
+
+def _rewrite(buf: memoryview, start: int, end: int, kind: int, depth: int,
+             elision: Elision) -> Optional[List]:
+    """The message's bytes as chunks with large payloads dropped, or None if unchanged."""
+    if kind == _TENSOR:
+        return _rewrite_tensor(buf, start, end, elision)
+    if depth > _MAX_DEPTH:
+        return None
+    children = _CHILDREN[kind]
+    chunks: List = []
+    copied_from = start
+    changed = False
+    for number, wire, field_start, value_start, value_end in _fields(buf, start, end):
+        child = children.get(number)
+        if child is None or wire != 2 or value_end - value_start <= _DESCEND_MIN:
+            continue
+        inner = _rewrite(buf, value_start, value_end, child, depth + 1, elision)
+        if inner is None:
+            continue
+        changed = True
+        chunks.append(buf[copied_from:field_start])
+        length = sum(len(c) for c in inner)
+        chunks.append(_encode_varint((number << 3) | 2) + _encode_varint(length))
+        chunks.extend(inner)
+        copied_from = value_end
+    if not changed:
+        return None
+    chunks.append(buf[copied_from:end])
+    return chunks
+
+
+def _rewrite_tensor(buf: memoryview, start: int, end: int, elision: Elision) -> Optional[List]:
+    fields = list(_fields(buf, start, end))
+    count = 1
+    payload = 0
+    for number, wire, _, value_start, value_end in fields:
+        if number == _TENSOR_DIMS:
+            for dim in _dims(buf, wire, value_start, value_end):
+                if dim < 0:
+                    return None  # invalid; left for validation to report
+                count *= dim
+        elif number in _PAYLOAD_FIELDS:
+            payload += value_end - value_start
+    if payload == 0 or (count <= FOLD_LIMIT and payload <= FOLD_LIMIT * _MAX_BYTES_PER_ELEMENT):
+        return None
+    chunks = [buf[field_start:value_end] for number, _, field_start, _, value_end in fields
+              if number not in _PAYLOAD_FIELDS]
+    chunks.append(_marker(payload))
+    elision.tensors += 1
+    elision.bytes += payload
+    return chunks
+
+
+def _dims(buf: memoryview, wire: int, start: int, end: int):
+    """int64 dims, packed (wire 2) or one per field (wire 0)."""
+    if wire not in (0, 2):
+        raise _Malformed
+    pos = start
+    while pos < end:
+        value, pos = _varint(buf, pos, end)
+        yield value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _marker(payload_bytes: int) -> bytes:
+    entry = onnx.StringStringEntryProto(key=ELIDED_KEY, value=str(payload_bytes)).SerializeToString()
+    return _encode_varint((16 << 3) | 2) + _encode_varint(len(entry)) + entry
