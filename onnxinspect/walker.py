@@ -22,6 +22,7 @@ from .dims import Dim, is_int, prod, sym
 from .dtypes import INTEGER_TYPES, dtype_name
 from .graph import build_graph
 from .ops.registry import lookup
+from .payload import is_elided
 from .report import NodeReport
 from .tensors import FOLD_LIMIT, TensorInfo
 
@@ -66,7 +67,7 @@ def initializer_info(tensor: onnx.TensorProto) -> TensorInfo:
 
 def tensor_value(tensor: onnx.TensorProto) -> Optional[np.ndarray]:
     """The tensor's values when they are embedded (never reads external files)."""
-    if tensor.data_location == onnx.TensorProto.EXTERNAL:
+    if tensor.data_location == onnx.TensorProto.EXTERNAL or is_elided(tensor):
         return None
     try:
         return numpy_helper.to_array(tensor)
