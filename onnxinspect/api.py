@@ -35,7 +35,7 @@ def inspect_loaded(loaded: LoadedModel, inputs: Optional[InputShapes] = None,
     opsets = {(op.domain or "ai.onnx"): op.version for op in model.opset_import}
     if model.ir_version < 3 and not opsets:
         opsets = {"ai.onnx": 1}
-    walker = Walker(opsets, loaded.path, explaining=explain)
+    walker = Walker(opsets, loaded.path, explaining=explain, functions=model.functions)
     input_infos = _input_infos(model.graph, loaded.path, inputs or {}, dims or {})
     walk = walker.walk(model.graph, input_infos)
 
@@ -110,8 +110,9 @@ def totals(nodes: List[NodeReport], tensors: Mapping[str, TensorInfo]) -> Totals
         if not node.known_op:
             unknown_ops.append(node.op_type)
     # One unknown cost makes the total unknown: never an undercount.
-    flops = sum_dims(n.flops for n in all_nodes)
-    macs = None if flops is None else sum_dims(n.macs or 0 for n in all_nodes)
+    # Top-level nodes only: an If/Loop/Scan/function call's cost already covers its body.
+    flops = sum_dims(n.flops for n in nodes)
+    macs = None if flops is None else sum_dims(n.macs or 0 for n in nodes)
     by_dtype: Counter = Counter()
     bytes_by_dtype: Counter = Counter()
     for info in unique.values():

@@ -30,10 +30,10 @@ class ShapeError(Exception):
 
 class NodeContext:
     __slots__ = ("node", "opset", "inputs", "outputs", "macs", "flops", "explaining",
-                 "explanations", "warnings", "walker", "subgraphs", "_attrs")
+                 "explanations", "warnings", "walker", "subgraphs", "scope", "_attrs")
 
     def __init__(self, node: onnx.NodeProto, opset: int, inputs: List[Optional[TensorInfo]],
-                 walker=None, explaining: bool = False):
+                 walker=None, explaining: bool = False, scope: Optional[Dict[str, TensorInfo]] = None):
         self.node = node
         self.opset = opset
         self.inputs = inputs
@@ -45,6 +45,9 @@ class NodeContext:
         self.warnings: List[str] = []
         self.walker = walker
         self.subgraphs: Dict[str, list] = {}
+        # Every tensor visible where the node sits (outer scopes included): what an
+        # If/Loop/Scan body may capture.
+        self.scope: Dict[str, TensorInfo] = scope if scope is not None else {}
         self._attrs: Optional[Dict[str, onnx.AttributeProto]] = None
 
     # -- inputs ----------------------------------------------------------------

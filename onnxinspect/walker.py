@@ -20,11 +20,17 @@ from . import ops  # noqa: F401  (registers every rule)
 from .context import NodeContext, ShapeError, Unknown
 from .dims import Dim, is_int, prod, sym
 from .dtypes import INTEGER_TYPES, dtype_name
+from .errors import GraphError, InspectError
+from .functions import function_rule, index_functions
 from .graph import build_graph
 from .ops.registry import lookup
 from .payload import is_elided
 from .report import NodeReport
 from .tensors import FOLD_LIMIT, TensorInfo
+
+# If/Loop/Scan bodies and function calls nest at most this deep: a clear error
+# beyond it instead of Python's RecursionError.
+MAX_DEPTH = 64
 
 
 @dataclass
@@ -79,10 +85,16 @@ class Walker:
     """Walks a model's graph; reusable for subgraph bodies through :meth:`walk`."""
 
     def __init__(self, opsets: Mapping[str, int], path: Optional[str] = None,
-                 explaining: bool = False):
+                 explaining: bool = False, functions=(), depth: int = 0):
         self.opsets = {("" if k == "ai.onnx" else k): v for k, v in opsets.items()}
         self.path = path
         self.explaining = explaining
+        self.functions = index_functions(functions)  # model-local FunctionProtos
+        self.depth = depth                            # nesting level of the graph being walked
+
+    def child(self, opsets: Mapping[str, int]) -> "Walker":
+        """A walker for a function body: the function's own opsets, same nesting count."""
+        return Walker({**self.opsets, **opsets}, self.path, self.explaining, self.functions, self.depth)
 
     def opset(self, domain: str) -> int:
         return self.opsets.get("" if domain == "ai.onnx" else domain, 0)
@@ -90,6 +102,17 @@ class Walker:
     def walk(self, graph: onnx.GraphProto, inputs: Mapping[str, TensorInfo],
              outer: Mapping[str, TensorInfo] = ()) -> GraphWalk:
         """Walk ``graph`` given the infos of its inputs (and of outer-scope values)."""
+        if self.depth >= MAX_DEPTH:
+            raise GraphError(f"subgraphs or function calls nested more than {MAX_DEPTH} levels deep "
+                             f"(graph {graph.name!r})", self.path)
+        self.depth += 1
+        try:
+            return self._walk(graph, inputs, outer)
+        finally:
+            self.depth -= 1
+
+    def _walk(self, graph: onnx.GraphProto, inputs: Mapping[str, TensorInfo],
+              outer: Mapping[str, TensorInfo]) -> GraphWalk:
         outer = dict(outer)
         model_graph = build_graph(graph, self.path, outer_names=outer.keys())
         tensors: Dict[str, TensorInfo] = dict(outer)
@@ -113,11 +136,12 @@ class Walker:
             report = self.visit(index, node, tensors)
             reports.append(report)
             warnings.extend(report.warnings)
-            for name in report.param_inputs:
-                consumers.setdefault(name, []).append(report)
+            for user in _with_subgraphs(report):
+                for name in user.param_inputs:
+                    consumers.setdefault(name, []).append(user)
 
         for name, users in consumers.items():
-            if len(users) > 1:
+            if len(users) > 1 and self.depth == 1:  # marked once, across every nested body
                 for report in users:
                     report.shared_params.append(name)
 
@@ -126,8 +150,8 @@ class Walker:
 
     def visit(self, index: int, node: onnx.NodeProto, tensors: Dict[str, TensorInfo]) -> NodeReport:
         inputs = [tensors.get(name) if name else None for name in node.input]
-        ctx = NodeContext(node, self.opset(node.domain), inputs, self, self.explaining)
-        rule = lookup(node.domain, node.op_type)
+        ctx = NodeContext(node, self.opset(node.domain), inputs, self, self.explaining, scope=tensors)
+        rule = lookup(node.domain, node.op_type) or function_rule(self.functions, node)
         label = node.name or f"#{index}"
         if rule is None:
             ctx.warn(f"node {label}: no shape rule for {node.domain or 'ai.onnx'}::{node.op_type}; "
@@ -139,6 +163,8 @@ class Walker:
                 pass
             except ShapeError as exc:
                 ctx.warn(f"node {label} ({node.op_type}): {exc}")
+            except InspectError:
+                raise  # e.g. a subgraph nested too deep: the model cannot be inspected
             except Exception as exc:  # a rule bug must not stop the inspection
                 ctx.warn(f"node {label} ({node.op_type}): rule failed: {type(exc).__name__}: {exc}")
 
@@ -178,6 +204,13 @@ class Walker:
             seen.add(info.name)
             report.params += count
             report.param_inputs.append(info.name)
+
+
+def _with_subgraphs(report: NodeReport):
+    yield report
+    for body in report.subgraphs.values():
+        for nested in body:
+            yield from _with_subgraphs(nested)
 
 
 def _has_subgraph(node: onnx.NodeProto) -> bool:

@@ -17,5 +17,7 @@ from . import (  # noqa: F401
     norm,
     linalg,
     quant,
+    control_flow,
+    contrib,
 )
 from .registry import OpRule, lookup, register, registered_ops  # noqa: F401

@@ -1,0 +1,1 @@
+"""com.microsoft contrib ops (onnxruntime's fused and transformer kernels)."""

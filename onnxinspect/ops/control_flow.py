@@ -1,0 +1,214 @@
+"""If, Loop and Scan: their bodies are walked like any graph, outer scope visible.
+
+Each body's nodes are reported under the parent (``NodeReport.subgraphs``), and count
+their own parameters: initializers of the body, and outer-scope weights a body node
+captures, are counted at the body node that consumes them (``unique_params`` still
+counts each weight once).  The parent's cost is what one execution of it costs:
+If = the branch taken (unknown when the condition is not a constant and the branches
+cost differently); Loop / Scan = trip count x one pass of the body (unknown when the
+trip count is, e.g. a Loop whose condition is computed inside the body).
+
+Shapes: If merges its branches (equal dims kept, differing dims unknown) unless the
+condition is a folded constant.  Loop-carried and Scan state shapes are iterated to a
+fixed point (a dim that changes between passes becomes unknown); scan outputs gain a
+leading trip-count dim (Loop) or the scan length at ``scan_output_axes`` (Scan).
+Scan directions reverse the order of iteration and leave shapes alone.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+import onnx
+
+from ..context import NodeContext, ShapeError, Unknown
+from ..dims import Dim, format_count, format_dim, is_int, mul, sum_dims
+from ..tensors import Shape, TensorInfo
+from .common import as_dim, normalize_axis
+from .registry import register
+
+MAX_PASSES = 4  # walks of a loop body while its carried shapes settle
+
+
+def body_cost(nodes) -> Tuple[Dim, Dim]:
+    """(MACs, FLOPs) of one pass over ``nodes``; unknown if any node's cost is."""
+    flops = sum_dims(n.flops for n in nodes)
+    macs = None if flops is None else sum_dims(n.macs or 0 for n in nodes)
+    return macs, flops
+
+
+def merge_shapes(a: Shape, b: Shape) -> Shape:
+    """The shape both ``a`` and ``b`` fit: equal dims kept, the others unknown."""
+    if a is None or b is None or len(a) != len(b):
+        return None
+    return tuple(x if x == y else None for x, y in zip(a, b))
+
+
+def walk_body(ctx: NodeContext, attr: str, inputs: Sequence[Tuple[Optional[str], Shape, object]]):
+    """Walk the subgraph ``attr`` with (dtype, shape, value) bound to its formal inputs."""
+    graph: onnx.GraphProto = ctx.attr(attr)
+    if graph is None:
+        raise ShapeError(f"attribute {attr!r} is missing")
+    from ..walker import shape_from_type  # the walker imports the rules: import late
+
+    local = {t.name for t in graph.initializer}
+    formals = [vi for vi in graph.input if vi.name not in local]
+    bound = {}
+    for vi, (dtype, shape, value) in zip(formals, inputs):
+        declared_dtype, declared = shape_from_type(vi.type)
+        bound[vi.name] = TensorInfo(vi.name, dtype or declared_dtype,
+                                    shape if shape is not None else declared, value)
+    walk = ctx.walker.walk(graph, bound, outer=ctx.scope)
+    ctx.warnings.extend(walk.warnings)
+    for i, (vi, info) in enumerate(zip(graph.output, walk.outputs)):
+        if info.shape is None or info.dtype is None:  # fall back on the body's declaration
+            dtype, shape = shape_from_type(vi.type)
+            walk.outputs[i] = TensorInfo(info.name, info.dtype or dtype,
+                                         info.shape if info.shape is not None else shape, info.value)
+    return walk
+
+
+@register("If", meta_inputs=(0,))
+def if_(ctx: NodeContext) -> None:
+    then = walk_body(ctx, "then_branch", [])
+    other = walk_body(ctx, "else_branch", [])
+    ctx.subgraphs.update(then_branch=then.nodes, else_branch=other.nodes)
+    cond = ctx.value(0)
+    taken = None
+    if cond is not None and cond.dtype != object and cond.size == 1:
+        taken = then if bool(cond.reshape(-1)[0]) else other
+    for i in range(len(ctx.node.output)):
+        if taken is not None:
+            out = _output(taken, i)
+            ctx.set_output(i, out.shape, out.dtype, out.value)
+        else:
+            a, b = _output(then, i), _output(other, i)
+            ctx.set_output(i, merge_shapes(a.shape, b.shape), a.dtype or b.dtype)
+
+    then_cost, else_cost = body_cost(then.nodes), body_cost(other.nodes)
+    if taken is not None:
+        ctx.set_cost(*body_cost(taken.nodes))
+    elif then_cost == else_cost:
+        ctx.set_cost(*then_cost)
+    if ctx.explaining:
+        which = "" if taken is None else f"; condition is constant: {'then' if taken is then else 'else'} runs"
+        ctx.explain("flops", f"then branch {format_count(then_cost[1])}, else branch "
+                             f"{format_count(else_cost[1])}{which}")
+
+
+@register("Loop", meta_inputs=(0, 1))
+def loop(ctx: NodeContext) -> None:
+    body: onnx.GraphProto = ctx.attr("body")
+    carried = [ctx.inputs[i] for i in range(2, ctx.n_inputs)]
+    # The body only runs while the condition holds: its condition input is always true.
+    fixed = [("int64", (), None), ("bool", (), np.array(True))]  # iteration number, condition
+    walk, states = _fixed_point(ctx, fixed, carried, offset=1)
+    ctx.subgraphs["body"] = walk.nodes
+
+    trip = _trip_count(ctx, walk)
+    for i, (info, shape) in enumerate(zip(carried, states)):
+        ctx.set_output(i, shape, info.dtype if info else _output(walk, 1 + i).dtype)
+    for k in range(len(body.output) - 1 - len(carried)):
+        out = _output(walk, 1 + len(carried) + k)
+        shape = None if out.shape is None else (trip, *out.shape)
+        ctx.set_output(len(carried) + k, shape, out.dtype)
+    _repeat_cost(ctx, trip, walk.nodes, "trip count")
+
+
+@register("Scan")
+def scan(ctx: NodeContext) -> None:
+    if ctx.opset < 9:
+        raise Unknown("Scan-8 (batched, sequence_lens) is not modelled")
+    m = int(ctx.attr("num_scan_inputs", 0))
+    n = ctx.n_inputs - m
+    if m <= 0 or n < 0:
+        raise ShapeError(f"num_scan_inputs={m} does not fit {ctx.n_inputs} inputs")
+    in_axes = list(ctx.attr("scan_input_axes", None) or [0] * m)
+    length: Dim = None
+    slices = []
+    for j, axis in enumerate(in_axes):
+        info = ctx.inputs[n + j]
+        shape = info.shape if info is not None else None
+        if shape is None:
+            slices.append((info.dtype if info else None, None, None))
+            continue
+        axis = normalize_axis(axis, len(shape))
+        if length is None:
+            length = shape[axis]
+        elif is_int(length) and is_int(shape[axis]) and length != shape[axis]:
+            raise ShapeError(f"scan inputs have lengths {length} and {shape[axis]}")
+        slices.append((info.dtype, shape[:axis] + shape[axis + 1:], None))
+    states_in = ctx.inputs[:n]
+    walk, states = _fixed_point(ctx, [], states_in, offset=0, extra=slices)
+    ctx.subgraphs["body"] = walk.nodes
+
+    for i, (info, shape) in enumerate(zip(states_in, states)):
+        ctx.set_output(i, shape, info.dtype if info else _output(walk, i).dtype)
+    out_axes = list(ctx.attr("scan_output_axes", None) or [0] * (len(ctx.node.output) - n))
+    for k, axis in enumerate(out_axes):
+        out = _output(walk, n + k)
+        shape = None
+        if out.shape is not None:
+            axis = normalize_axis(axis, len(out.shape) + 1)
+            shape = (*out.shape[:axis], length, *out.shape[axis:])
+        ctx.set_output(n + k, shape, out.dtype)
+    _repeat_cost(ctx, length, walk.nodes, "scan length")
+
+
+def _fixed_point(ctx: NodeContext, fixed, carried: List[Optional[TensorInfo]], offset: int, extra=()):
+    """Walk the body until the carried shapes stop changing; (last walk, carried shapes).
+
+    ``fixed`` (dtype, shape) pairs come before the carried values in the body's inputs,
+    ``extra`` after them; the body yields the carried values from output ``offset`` on.
+    """
+    dtypes = [c.dtype if c is not None else None for c in carried]
+    shapes = [c.shape if c is not None else None for c in carried]
+    for _ in range(MAX_PASSES):
+        walk = walk_body(ctx, "body", [*fixed, *((d, s, None) for d, s in zip(dtypes, shapes)), *extra])
+        produced = [_output(walk, offset + i).shape for i in range(len(carried))]
+        merged = [merge_shapes(a, b) for a, b in zip(shapes, produced)]
+        if merged == shapes:
+            return walk, shapes
+        shapes, previous = merged, shapes
+    # Still changing: whatever changed in the last pass may change again.
+    return walk, [s if s == p else None for s, p in zip(shapes, previous)]
+
+
+def _trip_count(ctx: NodeContext, walk) -> Dim:
+    """Iterations a Loop runs: M when the condition can never turn false, else unknown.
+
+    The body was walked with its condition input true, so a body condition that folds
+    to true stays true on every pass (by induction).
+    """
+    if ctx.has_input(1):
+        cond = ctx.value(1)
+        if cond is None or cond.dtype == object or cond.size != 1:
+            return None
+        if not bool(cond.reshape(-1)[0]):
+            return 0
+    if not _true(_output(walk, 0).value):
+        return None
+    if not ctx.has_input(0):
+        return None  # runs until the condition fails, which it never does: no static count
+    m = ctx.value(0)
+    if m is None or m.size != 1:
+        return None
+    return as_dim(m.reshape(-1)[0])
+
+
+def _true(value) -> bool:
+    return value is not None and value.dtype != object and value.size == 1 and bool(value.reshape(-1)[0])
+
+
+def _repeat_cost(ctx: NodeContext, count: Dim, nodes, what: str) -> None:
+    macs, flops = body_cost(nodes)
+    if count is not None and flops is not None:
+        ctx.set_cost(macs=mul(count, macs), flops=mul(count, flops))
+    if ctx.explaining:
+        ctx.explain("flops", f"{what} {format_dim(count)} × body {format_count(flops)} = "
+                             f"{format_count(ctx.flops)}")
+
+
+def _output(walk, i: int) -> TensorInfo:
+    return walk.outputs[i] if i < len(walk.outputs) else TensorInfo("", None, None)
