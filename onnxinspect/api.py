@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Dict, List, Mapping, Optional, Sequence, Union
 
+from . import cost, memory
 from .dims import Dim, is_int, subs_dim, sum_dims, sym
 from .dtypes import nbytes
 from .errors import UsageError
@@ -42,7 +43,10 @@ def inspect_loaded(loaded: LoadedModel, inputs: Optional[InputShapes] = None,
     info = ModelInfo(loaded.path, model.ir_version, opsets, model.producer_name,
                      model.producer_version, model.graph.name)
     warnings = list(loaded.warnings) + walk.warnings
-    return Report(info, walk.inputs, walk.outputs, walk.nodes, totals(walk.nodes, walk.tensors), warnings)
+    report = Report(info, walk.inputs, walk.outputs, walk.nodes, totals(walk.nodes, walk.tensors), warnings)
+    cost.annotate(report)
+    report.memory = memory.analyse(report)
+    return report
 
 
 def _input_infos(graph, path, shapes: InputShapes, bindings: Mapping[str, int]) -> Dict[str, TensorInfo]:

@@ -7,10 +7,13 @@ later are additions, never renames.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from .dims import Dim, to_json
 from .tensors import TensorInfo
+
+if TYPE_CHECKING:
+    from .memory import Memory
 
 SCHEMA = "onnxinspect/1"
 
@@ -47,6 +50,9 @@ class NodeReport:
     explanations: List[Tuple[str, str]] = field(default_factory=list)
     warnings: List[str] = field(default_factory=list)
     subgraphs: Dict[str, List["NodeReport"]] = field(default_factory=dict)
+    flops_share: Optional[float] = None   # of the total FLOPs (cost.annotate)
+    output_bytes: Dim = None              # activation bytes it writes (memory.analyse)
+    live_bytes: Dim = None                # activation bytes live while it runs
 
     def to_dict(self) -> dict:
         out = {
@@ -62,6 +68,9 @@ class NodeReport:
             "param_inputs": list(self.param_inputs),
             "shared_params": list(self.shared_params),
             "known_op": self.known_op,
+            "flops_share": self.flops_share,
+            "output_bytes": to_json(self.output_bytes),
+            "live_bytes": to_json(self.live_bytes),
         }
         if self.explanations:
             out["explain"] = [{"kind": k, "text": t} for k, t in self.explanations]
@@ -90,6 +99,9 @@ class Totals:
     macs: Dim = None
     flops: Dim = None
     unknown_ops: List[str] = field(default_factory=list)
+    flops_known: Dim = None       # the sum over nodes whose cost is known (cost.annotate)
+    macs_known: Dim = None
+    unknown_flop_nodes: int = 0   # nodes whose cost is unknown
 
     def to_dict(self) -> dict:
         return {
@@ -103,6 +115,9 @@ class Totals:
             "macs": to_json(self.macs),
             "flops": to_json(self.flops),
             "unknown_ops": list(self.unknown_ops),
+            "flops_known": to_json(self.flops_known),
+            "macs_known": to_json(self.macs_known),
+            "unknown_flop_nodes": self.unknown_flop_nodes,
         }
 
 
@@ -114,9 +129,10 @@ class Report:
     nodes: List[NodeReport]
     totals: Totals
     warnings: List[str] = field(default_factory=list)
+    memory: Optional["Memory"] = None  # activation bytes and peak (memory.analyse)
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "schema": SCHEMA,
             "model": self.model.to_dict(),
             "inputs": [t.to_dict() for t in self.inputs],
@@ -125,6 +141,9 @@ class Report:
             "totals": self.totals.to_dict(),
             "warnings": list(self.warnings),
         }
+        if self.memory is not None:
+            out["memory"] = self.memory.to_dict()
+        return out
 
     def node(self, name: str) -> NodeReport:
         """The node called ``name`` (a convenience for library users and tests)."""

@@ -1,0 +1,50 @@
+"""Report-level cost: each node's share of the total FLOPs and the known part of a
+total that some unknown node costs leave undetermined.
+
+Convention (set by the op rules): 1 MAC = 2 FLOPs; a bias add is 1 FLOP per output
+element; element-wise arithmetic and activations 1 per output element; data movement
+(Reshape, Transpose, Concat, Gather, Identity, Cast, Dropout, ...) 0.  Shares are exact
+fractions: a symbolic node cost and a symbolic total give a share only when the node's
+cost is a constant multiple of the total (``3551232*N`` of ``7102464*N`` is 50%, for
+every N); otherwise the share depends on the symbols and is ``None``.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Optional
+
+from .dims import Dim, Expr, is_int, sum_dims
+
+
+def share(part: Dim, total: Dim) -> Optional[float]:
+    """``part / total`` when it is one number for every value of the symbols, else None."""
+    if part is None or total is None:
+        return None
+    if is_int(part) and is_int(total):
+        return part / total if total else None
+    if is_int(part) or is_int(total):
+        return 0.0 if part == 0 else None  # a constant against a symbolic total varies
+    ratio = _ratio(part, total)
+    return None if ratio is None else float(ratio)
+
+
+def _ratio(part: Expr, total: Expr) -> Optional[Fraction]:
+    p, t = dict(part.terms), dict(total.terms)
+    if p.keys() != t.keys():
+        return None
+    ratios = {Fraction(p[m], t[m]) for m in t}
+    return ratios.pop() if len(ratios) == 1 else None
+
+
+def annotate(report) -> None:
+    """Fill ``node.flops_share`` and the totals' known-part fields (top-level nodes, as
+    the totals count them: a control-flow node's cost covers its body)."""
+    totals = report.totals
+    unknown = [n for n in report.nodes if n.flops is None]
+    known = [n for n in report.nodes if n.flops is not None]
+    totals.flops_known = sum_dims(n.flops for n in known)
+    totals.macs_known = sum_dims(n.macs or 0 for n in known)
+    totals.unknown_flop_nodes = len(unknown)
+    for node in report.nodes:
+        node.flops_share = share(node.flops, totals.flops)  # None while the total is unknown
