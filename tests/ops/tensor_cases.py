@@ -15,6 +15,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from onnxinspect import inspect_model
 from onnxinspect.dims import subs_dim
+from onnxinspect.dtypes import dtype_name
 from truth import make_model, onnx_shapes, random_feeds
 
 F, I64, B = TensorProto.FLOAT, TensorProto.INT64, TensorProto.BOOL
@@ -68,6 +69,7 @@ def check(model, bindings: Optional[Mapping[str, int]] = None, feeds=None, data_
     feeds = feeds if feeds is not None else random_feeds(model, concrete_shapes(model, bindings))
     actual = {k: v.shape for k, v in ort_values(model, feeds).items()}
     inferred = onnx_shapes(model) if onnx_truth else {}
+    types = onnx_types(model) if onnx_truth else {}
     ours = {t.name: t for node in report.nodes for t in node.outputs if t.name}
     for name, shape in actual.items():
         info = ours[name]
@@ -83,7 +85,15 @@ def check(model, bindings: Optional[Mapping[str, int]] = None, feeds=None, data_
             for mine, theirs in zip(info.shape, expected):
                 if isinstance(theirs, int):
                     assert mine == theirs, f"{name}: ours {info.shape}, onnx {expected}"
+        if types.get(name):
+            assert info.dtype == dtype_name(types[name]), f"{name}: ours {info.dtype}, onnx {types[name]}"
     return report
+
+
+def onnx_types(model) -> Dict[str, int]:
+    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False)
+    return {vi.name: vi.type.tensor_type.elem_type
+            for vi in list(inferred.graph.value_info) + list(inferred.graph.output)}
 
 
 def node_of(report, op_type: str):
