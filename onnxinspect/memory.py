@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional
 
-from .dims import Dim, Expr, is_int, sub, sum_dims, to_json
+from .dims import Dim, Expr, sum_dims, to_json
 from .dtypes import element_bits
 from .tensors import TensorInfo
 
@@ -67,90 +67,121 @@ def analyse(report) -> Memory:
     """Activation bytes of every node's outputs and the peak live bytes (see module doc).
 
     Also sets ``node.output_bytes`` (its activation outputs) and ``node.live_bytes``
-    (everything live while it runs) on the report's top-level nodes.
+    (everything live while it runs, None if any of it is unknown) on the top-level nodes.
     """
-    from .api import iter_nodes
-
     nodes = report.nodes
-    sizes: Dict[str, Dim] = {}
-    for t in report.inputs:
-        if t.name and not t.source:
-            sizes[t.name] = tensor_bytes(t)
-    for node in nodes:
-        for t in node.outputs:
-            if t.name and not t.const:
-                sizes[t.name] = tensor_bytes(t)
-
-    last_use: Dict[str, int] = {}
-    for step, node in enumerate(nodes):
-        for inner in iter_nodes([node]):
-            for t in inner.inputs:
-                if t is not None and t.name in sizes:
-                    last_use[t.name] = step
-    end = len(nodes)
-    for t in report.outputs:
-        if t.name in sizes:
-            last_use[t.name] = end
-
-    # Graph inputs are live from the start (an unread one never is).
-    live = {t.name: sizes[t.name] for t in report.inputs if t.name in last_use}
+    sizes = _activation_sizes(report)
+    last_use = _last_uses(report, sizes)
     frees: Dict[int, List[str]] = {}
     for name, step in last_use.items():
         frees.setdefault(step, []).append(name)
-    steps = []
+
+    symbols = set()
+    for size in sizes.values():
+        if isinstance(size, Expr):
+            symbols |= size.symbols()
+    ones = {s: 1 for s in symbols}
+    live = _Live(ones)
+    for t in report.inputs:  # graph inputs are live from the start (an unread one never is)
+        if t.name in last_use:
+            live.add(t.name, sizes[t.name])
+    steps: List[dict] = []   # known live bytes of every step, as {monomial: coefficient}
+    best, best_value, best_live = None, None, []
     for step, node in enumerate(nodes):
         produced = [t.name for t in node.outputs if t.name in sizes]
         node.output_bytes = sum_dims(sizes[n] for n in produced)
         for name in produced:
-            live[name] = sizes[name]
-        node.live_bytes = sum_dims(live.values())
-        steps.append((step, list(live)))
+            live.add(name, sizes[name])
+        node.live_bytes = live.total()
+        steps.append(dict(live.terms))
+        if best is None or live.at_ones > best_value:
+            best, best_value, best_live = step, live.at_ones, list(live.names)
         for name in produced:
             if name not in last_use:
-                del live[name]  # never read: freed as soon as it is written
+                live.remove(name)  # never read: freed as soon as it is written
         for name in frees.get(step, ()):
-            live.pop(name, None)
+            live.remove(name)
 
     unknown = [name for name, size in sizes.items() if size is None]
-    known = {name: size for name, size in sizes.items() if size is not None}
-    memory = Memory(activation_bytes=sum_dims(sizes.values()) if sizes else 0, peak_bytes=None,
-                    unknown_tensors=unknown)
-    if not steps:
-        memory.peak_bytes = memory.known_peak_bytes = sum_dims(known.values()) if known else 0
-        return memory
-    totals = [sum_dims(known[n] for n in names if n in known) for _, names in steps]
-    best, bindings = _peak(totals)
-    memory.peak_index = nodes[best].index
-    memory.peak_node = nodes[best].name or f"{nodes[best].op_type}_{nodes[best].index}"
-    memory.live_at_peak = steps[best][1]
-    memory.evaluated_at = bindings
-    memory.known_peak_bytes = _subs(totals[best], bindings)
+    memory = Memory(activation_bytes=sum_dims(sizes.values()), peak_bytes=None, unknown_tensors=unknown)
+    if best is None:  # no nodes: the inputs are all there is
+        memory.known_peak_bytes = sum_dims(s for s in sizes.values() if s is not None)
+    else:
+        exact = all(_dominates(steps[best], other) for other in steps)
+        peak = Expr(steps[best])._normal()
+        memory.evaluated_at = {} if exact else ones
+        memory.known_peak_bytes = peak if exact else best_value
+        memory.peak_index = nodes[best].index
+        memory.peak_node = nodes[best].name or f"{nodes[best].op_type}_{nodes[best].index}"
+        memory.live_at_peak = best_live
     if not unknown:
         memory.peak_bytes = memory.known_peak_bytes
     return memory
 
 
-def _peak(totals: List[Dim]):
-    """Index of the largest total and the bindings needed to say so ({} when exact)."""
-    symbols = set()
-    for t in totals:
-        if isinstance(t, Expr):
-            symbols |= t.symbols()
-    ones = {s: 1 for s in symbols}
-    values = [_subs(t, ones) for t in totals]
-    best = max(range(len(totals)), key=lambda i: values[i])
-    if not symbols or all(_dominates(totals[best], t) for t in totals):
-        return best, {}
-    return best, ones
+def _activation_sizes(report) -> Dict[str, Dim]:
+    sizes: Dict[str, Dim] = {}
+    for t in report.inputs:
+        if t.name and not t.source:
+            sizes[t.name] = tensor_bytes(t)
+    for node in report.nodes:
+        for t in node.outputs:
+            if t.name and not t.const:
+                sizes[t.name] = tensor_bytes(t)
+    return sizes
 
 
-def _dominates(a: Dim, b: Dim) -> bool:
-    """``a >= b`` for all non-negative symbol values: every coefficient of a - b is >= 0."""
-    diff = sub(a, b)
-    if is_int(diff):
-        return diff >= 0
-    return all(coeff >= 0 for _, coeff in diff.terms)
+def _last_uses(report, sizes: Mapping[str, Dim]) -> Dict[str, int]:
+    """Step of each activation's last read; graph outputs are read "after the end"."""
+    from .api import iter_nodes
+
+    last_use: Dict[str, int] = {}
+    for step, node in enumerate(report.nodes):
+        for inner in iter_nodes([node]):  # subgraph reads of outer tensors count here
+            for t in inner.inputs:
+                if t is not None and t.name in sizes:
+                    last_use[t.name] = step
+    for t in report.outputs:
+        if t.name in sizes:
+            last_use[t.name] = len(report.nodes)
+    return last_use
 
 
-def _subs(d: Dim, bindings: Mapping[str, int]) -> Dim:
-    return d.subs(bindings) if isinstance(d, Expr) and bindings else d
+class _Live:
+    """The live set and its byte total, kept as polynomial terms so that each step
+    costs only its allocations and frees (graphs of thousands of nodes)."""
+
+    def __init__(self, ones: Mapping[str, int]):
+        self.ones = ones
+        self.names: Dict[str, Dim] = {}
+        self.terms: Dict[tuple, int] = {}
+        self.at_ones = 0       # the known total with every symbol = 1
+        self.unknown = 0       # live tensors of unknown size
+
+    def add(self, name: str, size: Dim) -> None:
+        self.names[name] = size
+        self._count(size, 1)
+
+    def remove(self, name: str) -> None:
+        if name in self.names:
+            self._count(self.names.pop(name), -1)
+
+    def _count(self, size: Dim, sign: int) -> None:
+        if size is None:
+            self.unknown += sign
+        elif isinstance(size, Expr):
+            for mono, coeff in size.terms:
+                self.terms[mono] = self.terms.get(mono, 0) + sign * coeff
+            self.at_ones += sign * size.subs(self.ones)
+        else:
+            self.terms[()] = self.terms.get((), 0) + sign * size
+            self.at_ones += sign * size
+
+    def total(self) -> Dim:
+        return None if self.unknown else Expr(self.terms)._normal()
+
+
+def _dominates(a: dict, b: dict) -> bool:
+    """``a >= b`` for all non-negative symbol values: every coefficient of a - b is >= 0
+    (floor atoms of non-negative symbols are non-negative too)."""
+    return all(a.get(m, 0) >= b.get(m, 0) for m in a.keys() | b.keys())
