@@ -92,9 +92,10 @@ def node_layer(node: NodeReport) -> Optional[str]:
 def group_layers(report) -> List[LayerRow]:
     """Rows of the ``--by layer`` view, in order of first appearance.
 
-    Nodes of one layer are grouped even when other nodes come between them; a row's
-    params and FLOPs include its nodes' subgraph bodies, as the totals do, so the rows
-    sum to the totals.  One unknown FLOP count makes the row's FLOPs unknown.
+    Nodes of one layer are grouped even when other nodes come between them.  Rows sum
+    to the totals the way the totals are summed: params include subgraph bodies'
+    weights, while a control-flow node's FLOPs already cover its body.  One unknown
+    FLOP count makes the row's FLOPs unknown.
     """
     rows: Dict[str, LayerRow] = {}
     for node in report.nodes:
@@ -108,7 +109,6 @@ def group_layers(report) -> List[LayerRow]:
             row.op_types.append(node.op_type)
         if node.outputs:
             row.output = node.outputs[0]
-        for inner in iter_nodes([node]):
-            row.params += inner.params
-            row.flops = add(row.flops, inner.flops)
+        row.params += sum(inner.params for inner in iter_nodes([node]))
+        row.flops = add(row.flops, node.flops)  # a control-flow node's cost covers its body
     return list(rows.values())
