@@ -5,7 +5,8 @@ Parameters: the integer weight a DequantizeLinear reads IS a parameter, counted 
 that DequantizeLinear (a QLinearConv / ConvInteger counts its own integer weight and
 bias).  Scales and zero points are quantization metadata: they sit in ``meta_inputs``
 and are never parameters.  The dequantized float tensor is derived, so the Conv or
-MatMul reading it counts nothing more.
+MatMul reading it counts nothing more.  A float weight quantized inside the graph
+(``W -> QuantizeLinear -> DequantizeLinear``) counts once, at the QuantizeLinear.
 
 Cost: Quantize / Dequantize 2 FLOPs per element (scale, zero-point shift; rounding
 and saturation free), DynamicQuantizeLinear 4 (a min/max pass, then quantize).

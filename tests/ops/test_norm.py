@@ -33,6 +33,14 @@ def test_batch_norm_symbolic():
     check(_bn(("N", 3, "H", "W")), {"N": 2, "H": 5, "W": 4})
 
 
+@pytest.mark.parametrize("opset", [7, 9])
+def test_batch_norm_training_outputs_before_opset14(opset):
+    # Opsets 7-13: mean, var, saved_mean, saved_var outputs mark a training node.
+    report = check(_bn((2, 3, 4, 5), opset=opset, outputs=("y", "mean", "var", "sm", "sv")))
+    node = node_of(report, "BatchNormalization")
+    assert [o.shape for o in node.outputs[1:]] == [(3,)] * 4 and node.flops == 5 * 2 * 3 * 4 * 5
+
+
 def test_batch_norm_training_mode_outputs_running_statistics():
     # onnxruntime's CPU build runs training_mode BatchNorm; its extra outputs are (C,).
     report = check(_bn((2, 3, 4, 5), outputs=("y", "rm", "rv"), training_mode=1, momentum=0.9))

@@ -63,6 +63,16 @@ def test_dequantized_weight_counts_at_the_dequantize_node():
     assert any("metadata" in text for kind, text in dq.explanations if kind == "params")
 
 
+def test_float_weight_quantized_in_graph_counts_once_at_quantize_linear():
+    inits = [init("wf", (6, 5)), arr("s", 0.05, np.float32), arr("z", 0, np.int8)]
+    nodes = [helper.make_node("QuantizeLinear", ["wf", "s", "z"], ["wq"]),
+             helper.make_node("DequantizeLinear", ["wq", "s", "z"], ["w"]),
+             helper.make_node("MatMul", ["x", "w"], ["y"])]
+    report = check(build(nodes, [("x", F, ("N", 6))], inits, opset=13), {"N": 2})
+    assert [n.params for n in report.nodes] == [30, 0, 0]
+    assert report.totals.params == 30
+
+
 def test_dynamic_quantize_linear():
     report = check(build([helper.make_node("DynamicQuantizeLinear", ["x"], ["y", "s", "z"])], [("x", F, ("N", 5))]),
                    {"N": 3})
