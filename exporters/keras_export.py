@@ -23,13 +23,16 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from .quiet import captured_fd2, import_tensorflow
+from onnxinspect.errors import InspectError
+from onnxinspect.verify import captured_fd2
+
+from .quiet import import_tensorflow
 
 DEFAULT_OPSET = 17
 BATCH_DIM = "N"
 
 
-class ExportError(Exception):
+class ExportError(InspectError):
     """The model cannot be loaded or converted; the message is one line for the CLI."""
 
 
@@ -64,13 +67,8 @@ def load_keras(source: str, seed: Optional[int] = None):
                 model = _wrap_savedmodel(tf, keras, source)
             else:
                 model = keras.models.load_model(source, compile=False)
-    except ExportError:
-        raise
     except Exception as error:  # Keras raises many types; the CLI shows one line
         raise ExportError(f"{source}: cannot load as a Keras model: {_one_line(error)}") from None
-    if not isinstance(model, keras.Model):
-        raise ExportError(f"{source}: a SavedModel without Keras metadata; re-save it with "
-                          "model.save('model.keras')")
     if seed is not None:
         randomize_weights(model, seed)
     return model

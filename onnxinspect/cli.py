@@ -15,7 +15,11 @@ import click
 from .errors import InspectError, UsageError
 
 # name -> (module, attribute): imported on first use.
-LAZY_COMMANDS: Dict[str, Tuple[str, str]] = {}
+LAZY_COMMANDS: Dict[str, Tuple[str, str]] = {
+    "export": ("exporters.cli", "export"),
+    "verify": ("exporters.cli", "verify"),
+    "export-and-verify": ("exporters.cli", "export_and_verify"),
+}
 
 
 def parse_input_spec(spec: str) -> Tuple[str, List]:

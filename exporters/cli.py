@@ -1,0 +1,218 @@
+"""``onnxinspect export`` / ``verify`` / ``export-and-verify``.
+
+Registered lazily in :data:`onnxinspect.cli.LAZY_COMMANDS`, so ``onnxinspect MODEL`` never
+imports TensorFlow or onnxruntime; this module imports them only inside the commands.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+from typing import Dict, Optional, Sequence, Tuple
+
+import click
+
+from onnxinspect.cli import fail
+from onnxinspect.errors import InspectError, UsageError
+
+SOURCE_HELP = "'unet' (the seed article's U-Net) or a Keras model: .keras / .h5 file or SavedModel directory."
+
+
+def parse_tolerances(values: Sequence[str], option: str) -> Dict[str, float]:
+    """``1e-4`` (every output) or ``NAME=1e-4`` (one output) -> {"" or NAME: value}."""
+    out: Dict[str, float] = {}
+    for value in values:
+        name, sep, number = value.rpartition("=")
+        try:
+            parsed = float(number)
+        except ValueError:
+            raise UsageError(f"{option} {value!r}: expected a number or OUTPUT=NUMBER") from None
+        if parsed < 0:
+            raise UsageError(f"{option} {value!r}: a tolerance cannot be negative")
+        out[name if sep else ""] = parsed
+    return out
+
+
+@contextlib.contextmanager
+def progress():
+    """A spinner on stderr naming the current slow step, only when stderr is a terminal.
+
+    The console writes to a duplicate of fd 2, so it keeps working while TensorFlow's fd 2
+    chatter is being captured.
+    """
+    if not sys.stderr.isatty():
+        yield lambda text: None
+        return
+    from rich.console import Console
+
+    stream = os.fdopen(os.dup(2), "w")
+    console = Console(file=stream, stderr=True)
+    state = {"text": None, "start": time.monotonic()}
+
+    def finish():
+        if state["text"]:
+            console.print(f"[green]✓[/] {state['text']} [dim]({time.monotonic() - state['start']:.1f} s)[/]")
+
+    with console.status("Starting", spinner="dots") as status:
+        def step(text: str) -> None:
+            finish()
+            state.update(text=text, start=time.monotonic())
+            status.update(text)
+
+        try:
+            yield step
+            finish()
+        finally:
+            stream.flush()
+    stream.close()
+
+
+def _batches(values: Tuple[int, ...]) -> Tuple[int, ...]:
+    if any(b < 1 for b in values):
+        raise UsageError("--batch must be a positive integer")
+    return values or (1, 4)
+
+
+def _common_verify_options(command):
+    for decorator in reversed([
+        click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), default="auto", show_default=True,
+                     help="onnxruntime device: auto = CUDA if a session really gets it, else CPU."),
+        click.option("--batch", "batches", type=int, multiple=True,
+                     help="Batch size to run (repeatable; default 1 and 4, proving the dynamic batch)."),
+        click.option("--atol", multiple=True, metavar="[OUTPUT=]X",
+                     help="Absolute tolerance, for every output or one (default by dtype: float32 1e-4)."),
+        click.option("--rtol", multiple=True, metavar="[OUTPUT=]X",
+                     help="Relative tolerance, for every output or one (default by dtype: float32 1e-3)."),
+        click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True),
+    ]):
+        command = decorator(command)
+    return command
+
+
+@click.command("export")
+@click.argument("source", default="unet", metavar="[unet|KERAS_MODEL]")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .onnx file to write.")
+@click.option("--opset", type=int, default=17, show_default=True, help="ONNX opset.")
+@click.option("--seed", type=int, default=None,
+              help="Randomise every weight from this seed (default 0 for unet; a user's model keeps its weights).")
+@click.option("--save-keras", type=click.Path(dir_okay=False), default=None,
+              help="Also save the (seeded) Keras model as .keras, for `onnxinspect verify --keras`.")
+def export(source, output, opset, seed, save_keras):
+    """Export the seed's U-Net, or your Keras model, to ONNX (dynamic batch dim N)."""
+    from onnxinspect.api import inspect_model
+
+    from .keras_export import export as run_export
+
+    try:
+        with progress() as step:
+            step("Importing TensorFlow and converting")
+            exported = run_export(source, output, opset, seed)
+            if save_keras:
+                exported.keras_model.save(save_keras)
+        report = inspect_model(output)
+    except InspectError as error:
+        fail(error)
+    seed_text = f"seed {exported.seed}" if exported.seed is not None else "weights as saved"
+    click.echo(f"Exported {source} ({seed_text}, opset {opset}) to {output}: "
+               f"{report.totals.unique_params:,} params, {report.totals.nodes:,} nodes")
+
+
+@click.command("verify")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--keras", "keras_source", required=True, metavar="unet|KERAS_MODEL",
+              help="The reference: 'unet' (seeded) or a .keras / .h5 file / SavedModel directory.")
+@click.option("--seed", type=int, default=None, help="The seed the export used (unet: default 0).")
+@_common_verify_options
+def verify(model, keras_source, seed, device, batches, atol, rtol, fmt):
+    """Run MODEL on onnxruntime and the Keras model on the same seeded inputs; compare."""
+    from onnxinspect.verify import format_result
+
+    from .keras_export import load_keras
+    from .pipeline import verify_keras
+
+    if not os.path.isfile(model):
+        fail(UsageError(f"{model}: no such file"))
+    try:
+        atols, rtols = parse_tolerances(atol, "--atol"), parse_tolerances(rtol, "--rtol")
+        with progress() as step:
+            step("Importing TensorFlow")
+            keras_model = load_keras(keras_source, seed)
+            result = verify_keras(model, keras_model, _batches(batches), device, atols, rtols, step)
+    except InspectError as error:
+        fail(error)
+    if fmt == "json":
+        click.echo(json.dumps({"schema": "onnxinspect-verify/1", "model": model, **result.to_dict()}, indent=2))
+    else:
+        click.echo("\n".join(format_result(result)))
+    sys.exit(0 if result.passed else 1)
+
+
+@click.command("export-and-verify")
+@click.argument("source", default="unet", metavar="[unet|KERAS_MODEL]")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the ONNX file (default: ./<model>.onnx).")
+@click.option("--opset", type=int, default=17, show_default=True)
+@click.option("--seed", type=int, default=None, help="Randomise every weight from this seed (unet: default 0).")
+@_common_verify_options
+def export_and_verify(source, output, opset, seed, device, batches, atol, rtol, fmt):
+    """Export, inspect, verify on onnxruntime against Keras, and reconcile the parameter counts."""
+    from .pipeline import export_and_verify as run
+
+    output = output or _default_output(source)
+    try:
+        atols, rtols = parse_tolerances(atol, "--atol"), parse_tolerances(rtol, "--rtol")
+        with progress() as step:
+            result = run(source, output, opset, seed, _batches(batches), device, atols, rtols, step)
+    except InspectError as error:
+        fail(error)
+    click.echo(json.dumps(pipeline_dict(result), indent=2) if fmt == "json" else "\n".join(pipeline_lines(result)))
+    sys.exit(0 if result.passed else 1)
+
+
+def _default_output(source: str) -> str:
+    stem = os.path.splitext(os.path.basename(os.path.normpath(source)))[0] or "model"
+    return f"{stem}.onnx"
+
+
+def pipeline_lines(result) -> list:
+    """The one readable report of export-and-verify."""
+    from onnxinspect.render import render_table
+    from onnxinspect.verify import format_result
+
+    from .reconcile import format_reconciliation
+
+    exported = result.exported
+    seed_text = f"seed {exported.seed}" if exported.seed is not None else "weights as saved"
+    size = os.path.getsize(result.path) / 2 ** 20
+    rec = result.reconciliation
+    lines = [f"Exported:      {exported.source} ({seed_text}, opset {exported.opset}) -> {result.path} "
+             f"({size:.1f} MiB)", "", "== ONNX graph (onnxinspect) ==", render_table(result.report), "",
+             "== Keras vs ONNX, layer by layer ==", *format_reconciliation(rec), "",
+             "== onnxruntime vs Keras (same seeded inputs) ==", *format_result(result.verification), "",
+             "== Summary ==", f"ONNX file:     {result.path}", f"Parameters:    {rec.headline()}",
+             f"Device:        {result.verification.device.upper()}", _error_line(result.verification),
+             "Result:        " + ("PASSED" if result.passed else "FAILED")]
+    return lines
+
+
+def _error_line(verification) -> str:
+    outputs = [c for b in verification.batches for c in b.outputs]
+    worst = max(outputs, key=lambda c: c.max_abs)
+    within = "within" if all(c.passed for c in outputs) else "NOT within"
+    batches = ", ".join(str(b.batch) for b in verification.batches)
+    return (f"Max abs error: {worst.max_abs:.3g}, max rel {max(c.max_rel for c in outputs):.3g} "
+            f"({within} atol {worst.atol:g} + rtol {worst.rtol:g}*|ref|) at batch {batches}")
+
+
+def pipeline_dict(result) -> dict:
+    exported = result.exported
+    return {"schema": "onnxinspect-export-and-verify/1",
+            "export": {"source": exported.source, "path": result.path, "seed": exported.seed,
+                       "opset": exported.opset, "bytes": os.path.getsize(result.path)},
+            "inspect": result.report.to_dict(),
+            "reconcile": result.reconciliation.to_dict(),
+            "verify": result.verification.to_dict(),
+            "passed": result.passed}

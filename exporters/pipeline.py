@@ -1,0 +1,95 @@
+"""export -> inspect -> verify -> reconcile, as one call returning one result.
+
+The Keras side of verification lives here (``keras_specs`` / ``keras_reference``) so that
+:mod:`onnxinspect.verify` never needs TensorFlow.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
+
+import numpy as np
+
+from onnxinspect.verify import InputSpec, VerifyResult, verify
+
+from .keras_export import DEFAULT_OPSET, Exported, export
+from .reconcile import Reconciliation, reconcile
+
+
+def keras_specs(model) -> List[InputSpec]:
+    """The Keras model's inputs as (name, dtype, shape) with the batch dim left free."""
+    from .keras_export import _input_name
+
+    specs = []
+    for index, tensor in enumerate(model.inputs):
+        shape = [None] + [None if d is None else int(d) for d in tensor.shape[1:]]
+        specs.append(InputSpec(_input_name(tensor, index), np.dtype(tensor.dtype).name, shape))
+    return specs
+
+
+def keras_reference(model) -> Callable[[Dict[str, np.ndarray]], List[np.ndarray]]:
+    """Run the Keras model at inference (``training=False``: Dropout off, BN moving stats)."""
+    specs = keras_specs(model)
+
+    def run(feeds: Dict[str, np.ndarray]) -> List[np.ndarray]:
+        args = [feeds[s.name] for s in specs]
+        with warnings.catch_warnings():  # Keras warns when a list-built model gets one tensor
+            warnings.filterwarnings("ignore", message="The structure of `inputs`")
+            outputs = model(args if len(args) > 1 else args[0], training=False)
+        if isinstance(outputs, dict):
+            outputs = list(outputs.values())
+        if not isinstance(outputs, (list, tuple)):
+            outputs = [outputs]
+        return [np.asarray(o) for o in outputs]
+
+    return run
+
+
+def verify_keras(onnx_path: str, keras_model, batches: Sequence[int] = (1, 4), device: str = "auto",
+                 atol: Optional[Mapping[str, float]] = None, rtol: Optional[Mapping[str, float]] = None,
+                 on_step=lambda text: None) -> VerifyResult:
+    return verify(onnx_path, keras_specs(keras_model), keras_reference(keras_model), batches, device,
+                  atol=atol, rtol=rtol, on_step=on_step)
+
+
+@dataclass
+class PipelineResult:
+    exported: Exported
+    path: str
+    report: object                 # onnxinspect Report
+    verification: VerifyResult
+    reconciliation: Reconciliation
+
+    @property
+    def passed(self) -> bool:
+        return (self.verification.passed and self.reconciliation.totals_match
+                and self.reconciliation.all_explained)
+
+
+def export_and_verify(source: str, output: str, opset: int = DEFAULT_OPSET, seed: Optional[int] = None,
+                      batches: Sequence[int] = (1, 4), device: str = "auto",
+                      atol: Optional[Mapping[str, float]] = None, rtol: Optional[Mapping[str, float]] = None,
+                      on_step=lambda text: None) -> PipelineResult:
+    from onnxinspect.api import inspect_model
+
+    on_step("Importing TensorFlow")
+    from .quiet import import_tensorflow
+
+    import_tensorflow()
+    on_step(f"Building {source}" if source == "unet" else f"Loading {source}")
+    from .keras_export import load_keras, to_onnx
+
+    model = load_keras(source, seed)
+    on_step(f"Converting to ONNX (tf2onnx, opset {opset})")
+    proto = to_onnx(model, opset)
+    with open(output, "wb") as handle:
+        handle.write(proto.SerializeToString())
+    exported = Exported(model, proto, source, (0 if seed is None else seed) if source == "unet" else seed,
+                        opset)
+    on_step("Inspecting the ONNX graph")
+    report = inspect_model(output)
+    verification = verify_keras(output, model, batches, device, atol, rtol, on_step)
+    on_step("Reconciling layers")
+    return PipelineResult(exported, output, report, verification, reconcile(model, report))
