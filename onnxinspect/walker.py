@@ -190,12 +190,16 @@ class Walker:
     def _count_params(self, report: NodeReport, rule, outputs: List[TensorInfo]) -> None:
         meta = rule.meta_inputs if rule is not None else frozenset()
         folded = bool(outputs) and all(o.value is not None for o in outputs)
+        # A value known although it is not constant comes from a Shape: float scales
+        # multiplied into it (interpolate's Cast -> Mul -> Floor) are shape arithmetic too.
+        from_shapes = folded and any(i is not None and not i.const and i.value is not None
+                                     for i in report.inputs)
         seen = set()
         for slot, info in enumerate(report.inputs):
             if info is None or not info.source or slot in meta or info.name in seen:
                 continue
-            if folded and info.dtype in INTEGER_TYPES:
-                continue  # integer constant folded into shape arithmetic
+            if folded and (info.dtype in INTEGER_TYPES or from_shapes):
+                continue  # constant folded into shape arithmetic
             count = info.size
             if not is_int(count):
                 report.warnings.append(

@@ -116,7 +116,12 @@ def fold_array(items, shape=None) -> np.ndarray:
 
 
 def tidy(value: Optional[np.ndarray]) -> Optional[np.ndarray]:
-    """An object array whose items all turned out to be ints becomes int64."""
+    """An object array whose items all turned out to be ints becomes int64; a bare item
+    (numpy indexing an object array returns the ``Expr`` itself) becomes a 0-d array."""
+    if value is not None and not isinstance(value, np.ndarray):
+        boxed = np.empty((), dtype=object)
+        boxed[()] = value
+        value = boxed
     if value is None or value.dtype != object:
         return value
     try:
