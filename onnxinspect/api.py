@@ -8,7 +8,8 @@ from typing import Dict, List, Mapping, Optional, Sequence, Union
 from . import cost, memory
 from .dims import Dim, is_int, subs_dim, sum_dims, sym
 from .dtypes import nbytes
-from .errors import UsageError
+from .errors import GraphError, UsageError
+from .graph import check_shape
 from .loading import LoadedModel, Source, load_model
 from .report import ModelInfo, NodeReport, Report, Totals
 from .tensors import TensorInfo
@@ -62,11 +63,15 @@ def _input_infos(graph, path, shapes: InputShapes, bindings: Mapping[str, int]) 
         dtype, shape = shape_from_type(vi.type)
         if name in shapes:
             shape = _override(name, shape, shapes[name], path)
+        elif shape is not None:
+            _check_declared(name, shape, path)
         if shape is not None:
             for d in shape:
                 if d is not None and not is_int(d):
                     symbols |= d.symbols()
             shape = tuple(subs_dim(d, bindings) for d in shape)
+            if name in shapes or bindings:
+                _check_given(name, shape, path)
         infos[name] = TensorInfo(name, dtype, shape)
     for name, value in bindings.items():
         if name not in symbols:
@@ -75,6 +80,21 @@ def _input_infos(graph, path, shapes: InputShapes, bindings: Mapping[str, int]) 
         if not is_int(value) or value < 0:
             raise UsageError(f"--dim {name}={value}: a dimension must be a non-negative integer", path)
     return infos
+
+
+def _check_declared(name: str, shape, path) -> None:
+    try:
+        check_shape(f"input {name!r}", shape, path)
+    except GraphError as exc:
+        raise GraphError(f"{exc.reason}; override it with --input {name}=D1,D2,...", path) from None
+
+
+def _check_given(name: str, shape, path) -> None:
+    """The shape the user's --input / --dim made must be countable too (a usage error)."""
+    try:
+        check_shape(f"input {name!r}", shape, path)
+    except GraphError as exc:
+        raise UsageError(f"--input/--dim: {exc.reason}", path) from None
 
 
 def _override(name: str, declared, given: Sequence[Union[int, str]], path) -> tuple:
@@ -93,7 +113,7 @@ def _override(name: str, declared, given: Sequence[Union[int, str]], path) -> tu
                          f"{len(dims)} dims given", path)
     if declared is not None:
         for axis, (old, new) in enumerate(zip(declared, dims)):
-            if is_int(old) and is_int(new) and old != new:
+            if is_int(old) and old >= 0 and is_int(new) and old != new:
                 raise UsageError(f"--input {name}: dim {axis} is fixed at {old} in the model, "
                                  f"{new} given", path)
     return tuple(dims)

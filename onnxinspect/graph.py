@@ -2,7 +2,9 @@
 
 Building it also validates the references: every tensor a node reads must be a graph
 input, an initializer, an outer-scope value (inside If/Loop/Scan bodies) or the output
-of exactly one node, and the node graph must be acyclic.
+of exactly one node, and the node graph must be acyclic.  Declared shapes must be
+countable (no negative dims, fewer than 2**63 elements) and subgraphs nest at most
+:data:`MAX_NESTING` levels, so nothing downstream can hang or recurse without bound.
 """
 
 from __future__ import annotations
@@ -13,7 +15,11 @@ from typing import Dict, Iterable, List, Optional, Sequence
 import networkx as nx
 import onnx
 
+from .dims import is_int
 from .errors import GraphError
+
+MAX_NESTING = 64                 # subgraph levels, as the walker's MAX_DEPTH (a file allows ~33)
+MAX_ELEMENTS = (1 << 63) - 1     # what an int64 can count
 
 
 @dataclass
@@ -31,10 +37,17 @@ class ModelGraph:
 def build_graph(graph: onnx.GraphProto, path: Optional[str] = None,
                 outer_names: Iterable[str] = ()) -> ModelGraph:
     nodes = graph.node
-    initializers = {t.name: t for t in graph.initializer}
+    initializers = {}
+    for tensor in graph.initializer:
+        if tensor.name in initializers:
+            raise GraphError(f"initializer {tensor.name!r} is defined twice", path)
+        check_shape(f"initializer {tensor.name!r}", tuple(tensor.dims), path)
+        initializers[tensor.name] = tensor
     for sparse in graph.sparse_initializer:
+        check_shape(f"sparse initializer {sparse.values.name!r}", tuple(sparse.dims), path)
         initializers.setdefault(sparse.values.name, sparse.values)
     inputs = [vi for vi in graph.input if vi.name not in initializers]
+    _check_unique("graph input", [vi.name for vi in inputs], path)
     known = set(outer_names)
     known.update(initializers)
     known.update(vi.name for vi in inputs)
@@ -59,7 +72,7 @@ def build_graph(graph: onnx.GraphProto, path: Optional[str] = None,
     edges = []
     in_order = True
     for index, node in enumerate(nodes):
-        for name in _reads(node):
+        for name in _reads(node, path):
             source = producer.get(name)
             if source is None:
                 if name not in known:
@@ -88,27 +101,52 @@ def build_graph(graph: onnx.GraphProto, path: Optional[str] = None,
     return ModelGraph(graph, nodes, initializers, inputs, list(graph.output), producer, digraph, order)
 
 
-def _reads(node: onnx.NodeProto) -> List[str]:
+def check_shape(what: str, shape, path: Optional[str] = None) -> None:
+    """Reject negative dims and element counts beyond int64 (a hostile or corrupt file)."""
+    count = 1
+    for axis, dim in enumerate(shape):
+        if not is_int(dim):
+            continue
+        if dim < 0:
+            raise GraphError(f"{what} has negative dimension {dim} at axis {axis}", path)
+        count *= dim
+        if count > MAX_ELEMENTS:
+            raise GraphError(f"{what} has more elements than an int64 can count "
+                             f"(dims {list(shape)})", path)
+
+
+def _check_unique(what: str, names: List[str], path: Optional[str]) -> None:
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise GraphError(f"{what} {name!r} is listed twice", path)
+        seen.add(name)
+
+
+def _reads(node: onnx.NodeProto, path: Optional[str], depth: int = 0) -> List[str]:
     """Tensor names a node reads, including outer-scope names its subgraphs capture."""
     names = [n for n in node.input if n]
     for attr in node.attribute:
         if attr.type == onnx.AttributeProto.GRAPH:
-            names.extend(captured_names(attr.g))
+            names.extend(captured_names(attr.g, path, depth + 1))
         elif attr.type == onnx.AttributeProto.GRAPHS:
             for sub in attr.graphs:
-                names.extend(captured_names(sub))
+                names.extend(captured_names(sub, path, depth + 1))
     return names
 
 
-def captured_names(graph: onnx.GraphProto) -> List[str]:
-    """Names a subgraph reads from the enclosing scope."""
+def captured_names(graph: onnx.GraphProto, path: Optional[str] = None, depth: int = 1) -> List[str]:
+    """Names a subgraph reads from the enclosing scope (``depth``: its nesting level)."""
+    if depth >= MAX_NESTING:
+        raise GraphError(f"subgraphs nested more than {MAX_NESTING} levels deep "
+                         f"(graph {graph.name!r})", path)
     local = {t.name for t in graph.initializer}
     local.update(vi.name for vi in graph.input)
     for node in graph.node:
         local.update(node.output)
     captured = []
     for node in graph.node:
-        for name in _reads(node):
+        for name in _reads(node, path, depth):
             if name and name not in local:
                 captured.append(name)
     return captured
