@@ -93,10 +93,12 @@ def main():
 @click.option("--dim", "dim_specs", multiple=True, metavar="SYMBOL=N",
               help="Bind a symbolic dimension, e.g. --dim N=8 (repeatable).")
 @click.option("--explain", is_flag=True, help="Record the formula behind every number.")
-def inspect_command(model, fmt, input_specs, dim_specs, explain):
+@click.option("--by", "by", type=click.Choice(["node", "layer"]), default="node", show_default=True,
+              help="One row per graph node, or per framework layer (from the nodes' name scopes).")
+def inspect_command(model, fmt, input_specs, dim_specs, explain, by):
     """Inspect MODEL and print a per-node table (or JSON / Markdown / CSV)."""
     from .api import inspect_model
-    from .render import RENDERERS
+    from .render import render_report
 
     try:
         inputs = dict(parse_input_spec(s) for s in input_specs)
@@ -106,7 +108,7 @@ def inspect_command(model, fmt, input_specs, dim_specs, explain):
         fail(error)
     for warning in report.warnings:
         click.echo(f"onnxinspect: warning: {warning}", err=True)
-    click.echo(RENDERERS[fmt](report))
+    click.echo(render_report(report, fmt, by=by, explain=explain))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 from .api import iter_nodes
+from .cost import share
 from .dims import Dim, add
 from .report import NodeReport
 from .tensors import TensorInfo
@@ -76,6 +77,7 @@ class LayerRow:
     output: Optional[TensorInfo] = None                  # first output of the layer's last node
     params: int = 0
     flops: Dim = 0
+    flops_share: Optional[float] = None                  # of the total FLOPs
 
 
 def node_layer(node: NodeReport) -> Optional[str]:
@@ -111,4 +113,6 @@ def group_layers(report) -> List[LayerRow]:
             row.output = node.outputs[0]
         row.params += sum(inner.params for inner in iter_nodes([node]))
         row.flops = add(row.flops, node.flops)  # a control-flow node's cost covers its body
+    for row in rows.values():
+        row.flops_share = share(row.flops, report.totals.flops)
     return list(rows.values())

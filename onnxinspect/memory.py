@@ -21,7 +21,7 @@ Semantics (a model of a simple executor, not of any runtime's arena):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, Tuple
 
 from .dims import Dim, Expr, sum_dims, to_json
 from .dtypes import element_bits
@@ -34,7 +34,7 @@ class Memory:
     peak_bytes: Dim                       # live bytes at the peak step; None if any size is unknown
     peak_node: Optional[str] = None       # label of the node running at the peak
     peak_index: Optional[int] = None
-    live_at_peak: List[str] = field(default_factory=list)
+    live_at_peak: List[Tuple[str, Dim]] = field(default_factory=list)  # (tensor, bytes)
     known_peak_bytes: Dim = 0             # the peak over tensors of known size: a lower bound
     unknown_tensors: List[str] = field(default_factory=list)
     evaluated_at: Dict[str, int] = field(default_factory=dict)  # symbol bindings the peak used
@@ -45,7 +45,7 @@ class Memory:
             "peak_bytes": to_json(self.peak_bytes),
             "peak_node": self.peak_node,
             "peak_index": self.peak_index,
-            "live_at_peak": list(self.live_at_peak),
+            "live_at_peak": [{"name": n, "bytes": to_json(b)} for n, b in self.live_at_peak],
             "known_peak_bytes": to_json(self.known_peak_bytes),
             "unknown_tensors": list(self.unknown_tensors),
             "evaluated_at": dict(self.evaluated_at),
@@ -95,7 +95,7 @@ def analyse(report) -> Memory:
         node.live_bytes = live.total()
         steps.append(dict(live.terms))
         if best is None or live.at_ones > best_value:
-            best, best_value, best_live = step, live.at_ones, list(live.names)
+            best, best_value, best_live = step, live.at_ones, list(live.names.items())
         for name in produced:
             if name not in last_use:
                 live.remove(name)  # never read: freed as soon as it is written

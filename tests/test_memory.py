@@ -49,7 +49,7 @@ def test_branches_keep_the_shared_input_alive():
     report = inspect_model(_model(nodes, ["y"]))
     assert [n.live_bytes for n in report.nodes] == [2 * KB, 3 * KB, 3 * KB]
     assert _peak(report) == (3 * KB, "b")
-    assert sorted(report.memory.live_at_peak) == ["a", "b", "x"]
+    assert sorted(report.memory.live_at_peak) == [("a", KB), ("b", KB), ("x", KB)]
 
 
 def test_concat_output_is_live_with_its_inputs():

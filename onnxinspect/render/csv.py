@@ -12,10 +12,13 @@ from .rows import node_label, output_shapes
 def render_csv(report) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["index", "name", "op_type", "domain", "output_shapes", "params", "shared", "macs", "flops"])
+    writer.writerow(["index", "name", "op_type", "domain", "output_shapes", "params", "shared", "macs", "flops",
+                     "flops_share", "output_bytes", "live_bytes"])
     for node in report.nodes:
         writer.writerow([node.index, node_label(node), node.op_type, node.domain, output_shapes(node),
-                         node.params, int(bool(node.shared_params)), _cell(node.macs), _cell(node.flops)])
+                         node.params, int(bool(node.shared_params)), _cell(node.macs), _cell(node.flops),
+                         "" if node.flops_share is None else f"{node.flops_share:.6g}",
+                         _cell(node.output_bytes), _cell(node.live_bytes)])
     return buffer.getvalue().rstrip("\n")
 
 

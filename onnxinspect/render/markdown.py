@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .rows import HEADER, node_row
+from .rows import HEADER, RIGHT, node_row
 from .table import footer_lines
 
 
@@ -11,11 +11,16 @@ def _escape(cell: str) -> str:
 
 
 def render_markdown(report) -> str:
+    return markdown_document(report, HEADER, [node_row(n) for n in report.nodes], RIGHT)
+
+
+def markdown_document(report, header, rows, right) -> str:
+    """Title, one table (``rows`` of cells) and the footer; shared with the layer view."""
     title = report.model.path or report.model.graph_name or "model"
-    lines = [f"# {title}", "", "| " + " | ".join(HEADER) + " |",
-             "|" + "|".join("---:" if i in (0, 4, 5) else "---" for i in range(len(HEADER))) + "|"]
-    for node in report.nodes:
-        lines.append("| " + " | ".join(_escape(c) for c in node_row(node)) + " |")
+    lines = [f"# {title}", "", "| " + " | ".join(header) + " |",
+             "|" + "|".join("---:" if i in right else "---" for i in range(len(header))) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(_escape(c) for c in row) + " |")
     lines.append("")
     lines += [f"- {_escape(line)}" for line in footer_lines(report)]
     return "\n".join(lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import List
 
 from ..dims import format_count, format_shape
+from .summary import share_cell
 
 
 def node_label(node) -> str:
@@ -23,10 +24,11 @@ def params_cell(node) -> str:
 
 def node_row(node) -> List[str]:
     return [str(node.index), node_label(node), node.op_type, output_shapes(node), params_cell(node),
-            format_count(node.flops)]
+            format_count(node.flops), share_cell(node.flops_share)]
 
 
-HEADER = ["#", "Node", "Op", "Output shape", "Params", "FLOPs"]
+HEADER = ["#", "Node", "Op", "Output shape", "Params", "FLOPs", "FLOPs %"]
+RIGHT = {0, 4, 5, 6}  # numeric columns, right-aligned
 
 
 def io_line(tensor) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import List
 
-from ..dims import format_count
-from .rows import HEADER, io_line, node_row
+from .rows import HEADER, RIGHT, io_line, node_row
+from .summary import flops_line, format_bytes, memory_lines
 
 
 def _grid(header: List[str], rows: List[List[str]], right: set) -> List[str]:
@@ -23,12 +23,13 @@ def footer_lines(report) -> List[str]:
     t = report.totals
     lines = [
         f"Total params:  {t.params:,}",
-        f"Unique params: {t.unique_params:,} ({_bytes(t.param_bytes)})",
+        f"Unique params: {t.unique_params:,} ({format_bytes(t.param_bytes)})",
     ]
     if t.params_by_dtype:
         lines.append("By dtype:      " + ", ".join(
-            f"{d}: {n:,} ({_bytes(t.bytes_by_dtype.get(d, 0))})" for d, n in t.params_by_dtype.items()))
-    lines.append(f"FLOPs:         {format_count(t.flops)}   MACs: {format_count(t.macs)}")
+            f"{d}: {n:,} ({format_bytes(t.bytes_by_dtype.get(d, 0))})" for d, n in t.params_by_dtype.items()))
+    lines.append(flops_line(t))
+    lines += memory_lines(report)
     lines.append(f"Nodes:         {t.nodes:,}")
     lines.append("Ops:           " + ", ".join(f"{op} {n}" for op, n in t.op_histogram.items()))
     lines.append("Inputs:        " + "; ".join(io_line(x) for x in report.inputs))
@@ -42,16 +43,8 @@ def footer_lines(report) -> List[str]:
     return lines
 
 
-def _bytes(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:,} B" if unit == "B" else f"{n:,.2f} {unit}"
-        n /= 1024
-    return str(n)
-
-
 def render_table(report) -> str:
     rows = [node_row(n) for n in report.nodes]
-    lines = _grid(HEADER, rows, right={0, 4, 5})
+    lines = _grid(HEADER, rows, right=RIGHT)
     lines += footer_lines(report)
     return "\n".join(lines)
