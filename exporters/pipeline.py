@@ -64,8 +64,7 @@ class PipelineResult:
 
     @property
     def passed(self) -> bool:
-        return (self.verification.passed and self.reconciliation.totals_match
-                and self.reconciliation.all_explained)
+        return self.verification.passed and self.reconciliation.consistent
 
 
 def export_and_verify(source: str, output: str, opset: int = DEFAULT_OPSET, seed: Optional[int] = None,

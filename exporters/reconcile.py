@@ -19,13 +19,15 @@ input and another before the output.  The table says which layout each shape is 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 import numpy as np
 
+from onnxinspect.api import iter_nodes
 from onnxinspect.dims import format_shape, is_int
-from onnxinspect.layers import group_layers
+from onnxinspect.layers import node_layer
 
 TRAINING_ONLY = {"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
                  "GaussianDropout", "AlphaDropout", "ActivityRegularization"}
@@ -71,6 +73,12 @@ class Reconciliation:
     def all_explained(self) -> bool:
         return all(r.explained for r in self.rows)
 
+    @property
+    def consistent(self) -> bool:
+        """Every per-layer difference is explained and together they make the total's."""
+        rows = sum(r.keras_params - r.onnx_params for r in self.rows)
+        return self.all_explained and rows == self.keras_params - self.onnx_params
+
     def headline(self) -> str:
         relation = "=" if self.totals_match else "!="
         return f"{self.keras_params:,} parameters in Keras {relation} {self.onnx_params:,} in ONNX"
@@ -79,39 +87,75 @@ class Reconciliation:
         return {"keras_params": self.keras_params, "keras_trainable": self.keras_trainable,
                 "keras_non_trainable": self.keras_non_trainable, "onnx_params": self.onnx_params,
                 "totals_match": self.totals_match, "all_explained": self.all_explained,
+                "consistent": self.consistent,
                 "headline": self.headline(), "notes": self.notes, "layers": [r.to_dict() for r in self.rows]}
 
 
 def reconcile(keras_model, report) -> Reconciliation:
     """Match ``keras_model``'s layers with the ONNX ``report``'s nodes (see module docstring)."""
-    groups = {row.name: row for row in group_layers(report)}
+    groups = _group_nodes(report)
     layers = list(keras_model.layers)
     rows: List[LayerMatch] = []
     by_name: Dict[str, LayerMatch] = {}
     for layer in layers:
-        group = groups.pop(layer.name, None)
+        nodes = groups.pop(layer.name, [])
         keras_shape = _keras_shape(layer)
-        onnx_shape = _onnx_shape(group.output.shape) if group and group.output is not None else None
-        row = LayerMatch(layer.name, type(layer).__name__,
-                         [n.name for n in group.nodes] if group else [],
-                         list(group.op_types) if group else [],
-                         int(layer.count_params()), group.params if group else 0,
-                         keras_shape, onnx_shape, _layout(keras_shape, onnx_shape) if group else "-")
+        onnx_shape = _last_output_shape(nodes)
+        row = LayerMatch(layer.name, type(layer).__name__, [n.name for n in nodes], _ops(nodes),
+                         int(layer.count_params()), _params(nodes), keras_shape, onnx_shape,
+                         _layout(keras_shape, onnx_shape) if nodes else "-")
         rows.append(row)
         by_name[layer.name] = row
-    for layer, row in zip(layers, rows):
+    # BatchNormalization first: folding it changes the numbers of the layer before it
+    for layer, row in sorted(zip(layers, rows), key=lambda pair: pair[1].kind not in BATCH_NORM):
         _explain(layer, row, by_name)
-    for group in groups.values():  # nodes no Keras layer owns
-        rows.append(LayerMatch("", "(converter)", [n.name for n in group.nodes], list(group.op_types), 0,
-                               group.params, None,
-                               _onnx_shape(group.output.shape) if group.output is not None else None, "-",
-                               ["inserted by the converter (no Keras layer in its name scope)"],
-                               explained=group.params == 0))
+    for key, nodes in groups.items():  # nodes no Keras layer owns
+        params = _params(nodes)
+        transpose = all(n.op_type in LAYOUT_OPS for n in nodes)
+        note = ("layout conversion inserted by tf2onnx (channels-last <-> channels-first)" if transpose
+                else "inserted by the converter (no Keras layer in its name scope)")
+        rows.append(LayerMatch(key if not key.startswith("\0") else "", "(converter)", [n.name for n in nodes],
+                               _ops(nodes), 0, params, None, _last_output_shape(nodes), "-", [note],
+                               explained=params == 0))
     trainable = sum(int(np.prod(w.shape)) for w in keras_model.trainable_weights)
     total = int(keras_model.count_params())
     result = Reconciliation(total, trainable, total - trainable, report.totals.unique_params, rows)
     result.notes = _layout_notes(report, rows) + _total_notes(result)
     return result
+
+
+LAYOUT_OPS = ("Transpose", "Reshape")
+_INSERTED = re.compile(r"__\d+$")
+
+
+def _group_nodes(report) -> Dict[str, list]:
+    """Nodes by Keras layer (:func:`onnxinspect.layers.node_layer`), in graph order.  The
+    layout conversions tf2onnx inserts at the graph's edges are named after a nearby layer
+    but belong to none: they get rows of their own, as do nodes without a layer scope."""
+    inputs = {t.name for t in report.inputs}
+    outputs = {t.name for t in report.outputs}
+    groups: Dict[str, list] = {}
+    for node in report.nodes:
+        edge = node.op_type in LAYOUT_OPS and _INSERTED.search(node.name or "") and (
+            any(t is not None and t.name in inputs for t in node.inputs)
+            or any(t.name in outputs for t in node.outputs))
+        layer = None if edge else node_layer(node)
+        groups.setdefault(layer if layer is not None else f"\0{node.name or node.index}", []).append(node)
+    return groups
+
+
+def _params(nodes) -> int:
+    return sum(inner.params for node in nodes for inner in iter_nodes([node]))
+
+
+def _ops(nodes) -> List[str]:
+    return list(dict.fromkeys(n.op_type for n in nodes))
+
+
+def _last_output_shape(nodes) -> Optional[tuple]:
+    if not nodes or not nodes[-1].outputs:
+        return None
+    return _onnx_shape(nodes[-1].outputs[0].shape)
 
 
 def _explain(layer, row: LayerMatch, by_name: Dict[str, LayerMatch]) -> None:
@@ -123,22 +167,8 @@ def _explain(layer, row: LayerMatch, by_name: Dict[str, LayerMatch]) -> None:
     if not row.nodes and kind in TRAINING_ONLY:
         row.notes.append("identity at inference: removed by the converter")
         return
-    if not row.nodes and kind in BATCH_NORM:
-        target = _producer(layer)
-        channels = int(layer.gamma.shape[0]) if getattr(layer, "gamma", None) is not None else \
-            int(np.prod(layer.moving_mean.shape))
-        if target is not None and target in by_name and by_name[target].nodes:
-            host = by_name[target]
-            added = host.onnx_params - host.keras_params
-            row.notes.append(
-                f"folded into {target} by the converter: gamma, beta, moving mean and moving variance "
-                f"(4*{channels} = {4 * channels:,} params) became {target}'s scaled kernel and bias")
-            host.notes.append(f"absorbed {layer.name} (BatchNormalization): kernel rescaled"
-                              + (f", bias of {added:,} added" if added else ", bias adjusted"))
-            host.explained = added in (0, channels)
-            return
-        row.notes.append("no ONNX node and no convolution/dense layer before it to fold into")
-        row.explained = row.keras_params == 0
+    if kind in BATCH_NORM:
+        _explain_batch_norm(layer, row, by_name)
         return
     if row.keras_params == row.onnx_params:
         return
@@ -150,6 +180,32 @@ def _explain(layer, row: LayerMatch, by_name: Dict[str, LayerMatch]) -> None:
         return  # explained by the BatchNormalization that follows
     row.notes.append(f"unexplained difference of {row.keras_params - row.onnx_params:+,} params")
     row.explained = False
+
+
+def _explain_batch_norm(layer, row: LayerMatch, by_name: Dict[str, LayerMatch]) -> None:
+    channels = int(np.prod(layer.moving_mean.shape))
+    if not row.nodes:
+        target = _producer(layer)
+        host = by_name.get(target) if target else None
+        if host is None or not host.nodes:
+            row.notes.append("no ONNX node, and no convolution/dense layer before it to fold into")
+            row.explained = False
+            return
+        added = host.onnx_params - host.keras_params
+        row.notes.append(
+            f"folded into {target} by the converter: gamma, beta, moving mean and moving variance "
+            f"(4*{channels} = {4 * channels:,} params) became {target}'s scaled kernel and bias")
+        host.notes.append(f"absorbed {layer.name} (BatchNormalization): kernel rescaled, "
+                          + (f"bias of {added:,} added" if added else "bias adjusted"))
+        host.explained = added in (0, channels)
+        return
+    if row.onnx_params == 2 * channels:
+        row.notes.append(f"converted to an affine Mul/Add: scale = gamma/sqrt(var + eps) and "
+                         f"shift = beta - mean*scale precomputed, 2*{channels} params instead of 4*{channels}")
+        return
+    if row.onnx_params != row.keras_params:
+        row.notes.append(f"unexplained difference of {row.keras_params - row.onnx_params:+,} params")
+        row.explained = False
 
 
 def _producer(layer) -> Optional[str]:
@@ -218,8 +274,10 @@ def _layout_notes(report, rows: List[LayerMatch]) -> List[str]:
 def _total_notes(result: Reconciliation) -> List[str]:
     if result.totals_match:
         return []
+    verdict = ("the sum of the per-layer differences above, all explained" if result.consistent
+               else "NOT accounted for by the explained per-layer differences")
     return [f"Keras {result.keras_params:,} - ONNX {result.onnx_params:,} = "
-            f"{result.keras_params - result.onnx_params:,}: see the notes per layer"]
+            f"{result.keras_params - result.onnx_params:,}: {verdict}"]
 
 
 def format_reconciliation(result: Reconciliation) -> List[str]:
