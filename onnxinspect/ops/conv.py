@@ -20,7 +20,7 @@ from typing import Optional
 from ..context import NodeContext, ShapeError
 from ..dims import Dim, format_count, format_dim, is_int, mul, prod
 from .registry import register
-from .windows import SAME, WindowAttrs, axis_names, change_note, spatial_outputs, transpose_output
+from .windows import SAME, WindowAttrs, axis_names, spatial_outputs, transpose_output, transpose_same_output
 
 
 def _kernel(ctx: NodeContext, weight_shape) -> list:
@@ -124,16 +124,15 @@ def _transpose_spatial(ctx: NodeContext, x, kernel, attrs: WindowAttrs, spatial:
             raise ShapeError(f"output_shape has {len(output_shape)} values, expected {spatial}")
         out = list(output_shape[-spatial:])
         return out, [f"{n}: output_shape attribute gives {d}" for n, d in zip(names, out)]
-    if attrs.auto_pad in SAME:
-        out = [mul(x[2 + i], attrs.strides[i]) for i in range(spatial)]
-        return out, [f"{n}: {format_dim(x[2 + i])}·{attrs.strides[i]} = {format_dim(out[i])} "
-                     f"({attrs.auto_pad}: output = input·stride){change_note(x[2 + i], out[i])}"
-                     for i, n in enumerate(names)]
-    pads = attrs.pads if attrs.auto_pad != "VALID" else [0] * (2 * spatial)
+    pads = attrs.pads if attrs.auto_pad == "NOTSET" else [0] * (2 * spatial)
     out, formulas = [], []
     for i, name in enumerate(names):
-        size, formula = transpose_output(x[2 + i], kernel[i], attrs.strides[i], attrs.dilations[i],
-                                         pads[i], pads[i + spatial], output_padding[i])
+        if attrs.auto_pad in SAME:
+            size, formula = transpose_same_output(x[2 + i], kernel[i], attrs.strides[i], attrs.dilations[i],
+                                                  output_padding[i], attrs.auto_pad)
+        else:
+            size, formula = transpose_output(x[2 + i], kernel[i], attrs.strides[i], attrs.dilations[i],
+                                             pads[i], pads[i + spatial], output_padding[i])
         out.append(size)
         formulas.append(f"{name}: {formula}")
     return out, formulas

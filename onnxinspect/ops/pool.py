@@ -13,7 +13,7 @@ from __future__ import annotations
 from ..context import NodeContext, ShapeError
 from ..dims import format_count, format_dim, is_int, mul, prod
 from .registry import register
-from .windows import WindowAttrs, spatial_outputs
+from .windows import SAME, WindowAttrs, spatial_outputs
 
 
 @register("MaxPool", "AveragePool", "LpPool")
@@ -26,6 +26,11 @@ def pool(ctx: NodeContext) -> None:
     if len(x) != spatial + 2:
         raise ShapeError(f"input rank {len(x)} does not fit a {spatial}-D kernel")
     attrs = WindowAttrs(ctx, kernel, spatial)
+    if attrs.auto_pad in SAME and any(d > 1 and k > 1 for d, k in zip(attrs.dilations, kernel)):
+        ctx.warn(f"node {ctx.node.name or ctx.node.output[0]} ({ctx.op_type}): dilated {attrs.auto_pad} "
+                 f"pool; the spec (followed "
+                 f"here) gives ⌈input/stride⌉, onnxruntime pads for the undilated kernel and "
+                 f"produces a smaller output")
     out_spatial, formulas = spatial_outputs(x[2:], attrs)
     out = (x[0], x[1], *out_spatial)
     ctx.set_output(0, out)

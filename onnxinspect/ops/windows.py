@@ -76,14 +76,15 @@ def _drop_window_in_right_pad(out: Dim, size: Dim, stride: int, pad_begin: int, 
                               effective: Dim) -> Dim:
     """With ceil_mode the last window must start inside the input or the left padding.
 
-    That can only fail when ``pad_end + stride > effective kernel``; for a symbolic
-    input size it then depends on the value, so the size is unknown.
+    The windows that start there number ``⌈(size + pad_begin)/stride⌉``, so the size is
+    the smaller of that and ``out``; which one is smaller is decided by the sign of
+    ``pad_end + stride − effective kernel``, for a symbolic size too.
     """
     if is_int(size):
         return out - 1 if (out - 1) * stride >= size + pad_begin else out
-    if is_int(effective) and pad_end + stride <= effective:
-        return out
-    return None
+    if not is_int(effective):
+        return None
+    return ceildiv(add(size, pad_begin), stride) if pad_end + stride >= effective else out
 
 
 def transpose_output(size: Dim, kernel: Dim, stride: int, dilation: int, pad_begin: int,
@@ -94,6 +95,22 @@ def transpose_output(size: Dim, kernel: Dim, stride: int, dilation: int, pad_beg
     formula = (f"({_d(size)}−1)·{stride} − ({pad_begin} + {pad_end}) + {dilation}·({_d(kernel)}−1)"
                f" + {output_padding} + 1 = {format_dim(out)}{change_note(size, out)}")
     return out, formula
+
+
+def transpose_same_output(size: Dim, kernel: Dim, stride: int, dilation: int,
+                          output_padding: int, auto_pad: str) -> Tuple[Dim, str]:
+    """SAME ConvTranspose pads the full output ``(in−1)·s + d·(k−1) + out_pad + 1`` down to
+    ``in·s``; when the full output is already smaller there is nothing to remove and it
+    stays (onnx.shape_inference and onnxruntime agree)."""
+    excess = add(mul(dilation, sub(kernel, 1)), output_padding, 1 - stride)
+    if not is_int(excess):
+        return None, f"{auto_pad}: unknown"
+    if excess >= 0:
+        out = mul(size, stride)
+        return out, (f"{_d(size)}·{stride} = {format_dim(out)} ({auto_pad}: output = input·stride)"
+                     f"{change_note(size, out)}")
+    out, formula = transpose_output(size, kernel, stride, dilation, 0, 0, output_padding)
+    return out, f"{formula} ({auto_pad}: the unpadded output is already below input·stride)"
 
 
 def spatial_outputs(sizes: Sequence[Dim], attrs: WindowAttrs) -> Tuple[List[Dim], List[str]]:

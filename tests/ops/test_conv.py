@@ -2,6 +2,7 @@
 parameter count against the article's formula ``(k·k·Cin/group + 1)·Cout``."""
 
 import pytest
+from hypothesis import given, settings, strategies as st
 from onnx import helper
 
 from nn_cases import F, build, check, init, node_of
@@ -119,3 +120,36 @@ def test_channel_mismatch_is_a_warning_not_a_crash():
     report = inspect_model(_conv_model((1, 3, 8, 8), (4, 2, 3, 3), {}, False))
     assert node_of(report, "Conv").outputs[0].shape is None
     assert any("channels" in w for w in report.warnings)
+
+
+@st.composite
+def _window_config(draw):
+    k = draw(st.integers(1, 4))
+    d = draw(st.integers(1, 3))
+    s = draw(st.integers(1, 3))
+    pads = [draw(st.integers(0, k - 1)) for _ in range(2)]
+    size = draw(st.integers(d * (k - 1) + 1, 12))
+    return size, k, s, d, pads
+
+
+@settings(max_examples=40, deadline=None)
+@given(_window_config(), st.sampled_from(["NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"]))
+def test_random_conv_1d_matches_ort(config, auto_pad):
+    size, k, s, d, pads = config
+    if auto_pad.startswith("SAME"):
+        d = 1  # onnxruntime refuses dilated SAME convolutions
+    attrs = dict(strides=[s], dilations=[d], auto_pad=auto_pad)
+    if auto_pad == "NOTSET":
+        attrs["pads"] = pads
+    check(_conv_model((1, 2, size), (3, 2, k), attrs, False, shape=["N", 2, "L"]), {"N": 1, "L": size})
+
+
+@settings(max_examples=60, deadline=None)
+@given(_window_config(), st.integers(0, 2), st.sampled_from(["NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"]))
+def test_random_conv_transpose_1d_matches_ort(config, output_padding, auto_pad):
+    size, k, s, d, pads = config
+    attrs = dict(strides=[s], dilations=[d], auto_pad=auto_pad, output_padding=[min(output_padding, s - 1)])
+    if auto_pad == "NOTSET":
+        attrs["pads"] = pads
+    check(_conv_model((1, 2, size), (2, 3, k), attrs, True, op="ConvTranspose", shape=["N", 2, "L"]),
+          {"N": 1, "L": size})

@@ -3,6 +3,7 @@ MaxRoiPool) against onnxruntime and onnx.shape_inference."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
 from nn_cases import F, build, check, node_of
@@ -66,12 +67,11 @@ def test_ceil_mode_drops_the_window_in_the_right_pad_before_opset_22_too():
     assert node_of(report, "MaxPool").outputs[0].shape == (1, 2, 3, 3)
 
 
-def test_ceil_mode_that_may_drop_a_window_is_unknown_when_symbolic():
-    from onnxinspect import inspect_model
-
-    op, x, attrs, opset = POOL_CASES["max_ceil_drops_window_in_pad"]
-    report = inspect_model(_model(op, x, attrs, opset, shape=["N", 2, "H", "W"]))
-    assert node_of(report, "MaxPool").outputs[0].shape[2] is None
+@pytest.mark.parametrize("size", [4, 5, 6, 7])
+@pytest.mark.parametrize("pads", [[1, 1], [0, 1], [1, 0]])
+def test_ceil_mode_window_drop_is_decided_for_a_symbolic_size(size, pads):
+    attrs = dict(kernel_shape=[2], strides=[2], pads=pads, ceil_mode=1)
+    check(_model("MaxPool", (1, 2, size), attrs, 22, shape=["N", 2, "L"]), {"N": 1, "L": size})
 
 
 def test_max_pool_2x2_explain_says_it_halves():
@@ -115,3 +115,23 @@ def test_pool_int_input_dtype_preserved():
     node = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2])
     report = check(build([node], [("x", TensorProto.UINT8, (1, 1, 4, 4))], opset=12))
     assert node_of(report, "MaxPool").outputs[0].dtype == "uint8"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 3), st.integers(1, 3), st.data(),
+       st.sampled_from(["MaxPool", "AveragePool"]), st.booleans())
+def test_random_pool_1d_matches_ort(k, s, d, data, op, ceil_mode):
+    pads = [data.draw(st.integers(0, k - 1)) for _ in range(2)]
+    size = data.draw(st.integers(d * (k - 1) + 1, 12))
+    attrs = dict(kernel_shape=[k], strides=[s], pads=pads, ceil_mode=int(ceil_mode), dilations=[d])
+    check(_model(op, (1, 2, size), attrs, 22, shape=["N", 2, "L"]), {"N": 1, "L": size})
+
+
+def test_dilated_same_pool_follows_the_spec_and_warns_that_onnxruntime_differs():
+    from onnxinspect import inspect_model
+    from truth import onnx_shapes
+
+    model = _model("MaxPool", (1, 2, 7), dict(kernel_shape=[3], dilations=[2], auto_pad="SAME_UPPER"), 22)
+    report = inspect_model(model)
+    assert node_of(report, "MaxPool").outputs[0].shape == onnx_shapes(model)["y"] == (1, 2, 7)
+    assert any("onnxruntime" in w for w in report.warnings)
