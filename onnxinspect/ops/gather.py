@@ -74,10 +74,10 @@ def slice_(ctx: NodeContext) -> None:
     index = [slice(None)] * len(x)
     for axis, start, end, step in zip(axes, starts, ends, steps):
         out[axis] = slice_length(x[axis], start, end, step)
-        if is_int(start) and is_int(end):
+        if index is not None and is_int(start) and is_int(end):
             index[axis] = slice(start, end, step)
         else:
-            index = None
+            index = None  # symbolic bounds: the shape is known, the value is not
     value = ctx.value(0)
     if value is not None and index is not None:
         value = tidy(value[tuple(index)])

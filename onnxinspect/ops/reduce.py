@@ -3,7 +3,7 @@
 FLOPs convention: one per *input* element for every reduction (each element is
 accumulated or compared once; the final divide of ReduceMean and the square/exp of
 ReduceSumSquare/ReduceLogSumExp are not counted separately), for ArgMax/ArgMin,
-for TopK (one selection pass) and for CumSum (one add per element).
+for TopK (one selection pass) and for CumSum / CumProd (one add or multiply per element).
 Axes / K / CumSum's axis are meta inputs.
 """
 
@@ -13,7 +13,7 @@ from functools import reduce as fold
 
 import numpy as np
 
-from ..context import NodeContext, ShapeError, Unknown
+from ..context import NodeContext, ShapeError
 from ..dims import add, format_shape, is_int, mul, prod
 from .common import axes_operand, dims_from_value, normalize_axes, normalize_axis, tidy
 from .registry import register
@@ -87,15 +87,13 @@ def top_k(ctx: NodeContext) -> None:
     if is_int(k) and is_int(x[axis]) and k > x[axis]:
         raise ShapeError(f"K = {k} exceeds axis size {x[axis]}")
     out = list(x)
-    out[axis] = k
+    out[axis] = k  # None when K is computed at run time
     ctx.set_output(0, out)
     ctx.set_output(1, out, "int64")
     ctx.set_cost(flops=prod(x))
-    if k is None:
-        raise Unknown("K not known")
 
 
-@register("CumSum", meta_inputs=(1,))
+@register("CumSum", "CumProd", meta_inputs=(1,))
 def cum_sum(ctx: NodeContext) -> None:
     x = ctx.shape(0)
     ctx.set_output(0, x)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..context import NodeContext, ShapeError, Unknown
-from ..dims import exact_div, floordiv, format_dim, format_shape, is_int, mul, prod
+from ..dims import ceildiv, exact_div, floordiv, format_dim, format_shape, is_int, mul, prod, sub
 from .common import (axes_operand, broadcast, dims_from_value, dims_text, merge_dims,
                      normalize_axes, normalize_axis, tidy)
 from .registry import register
@@ -167,16 +167,14 @@ def split(ctx: NodeContext) -> None:
     dim = x[axis]
     count = len(ctx.node.output)
     sizes = axes_operand(ctx, 1, "split")
-    if sizes is None:
-        parts = int(ctx.attr("num_outputs", count))
-        if ctx.has_attr("num_outputs") and is_int(dim) and dim % parts:
-            chunk = -(-dim // parts)  # opset 18: the last chunk is smaller
-            sizes = [chunk] * (parts - 1) + [dim - chunk * (parts - 1)]
-        else:
-            chunk = floordiv(dim, parts)
-            if is_int(dim) and dim % parts:
-                raise ShapeError(f"dim {dim} does not split into {parts} equal parts")
-            sizes = [chunk] * parts
+    if sizes is None and ctx.has_attr("num_outputs"):
+        parts = int(ctx.attr("num_outputs"))
+        chunk = ceildiv(dim, parts)  # opset 18: chunks of ⌈dim/n⌉, the last one smaller
+        sizes = [chunk] * (parts - 1) + [sub(dim, mul(chunk, parts - 1))]
+    elif sizes is None:
+        if is_int(dim) and dim % count:
+            raise ShapeError(f"dim {dim} does not split into {count} equal parts")
+        sizes = [floordiv(dim, count)] * count
     if len(sizes) != count:
         raise ShapeError(f"{len(sizes)} split sizes for {count} outputs")
     if is_int(dim) and all(is_int(s) for s in sizes) and sum(sizes) != dim:

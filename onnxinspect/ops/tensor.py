@@ -1,10 +1,12 @@
 """Tensor-building and data-dependent ops: Range, OneHot, Trilu, NonZero, Unique,
-NonMaxSuppression, ReverseSequence, GridSample.
+NonMaxSuppression, ReverseSequence, GridSample, AffineGrid, CenterCropPad, the window
+functions, Multinomial.
 
 Data-dependent sizes (how many elements NonZero finds) are unknown (``None``), never
 guessed.  OneHot's ``depth`` and ``values`` (the off/on pair) are settings, so meta.
 FLOPs: data movement and selection count 0; GridSample interpolates like Resize
-(see :mod:`.resize`).
+(see :mod:`.resize`); AffineGrid is one small matrix product per output point
+(``k·(k+1)`` MACs for ``k`` spatial axes); NonMaxSuppression is unknown (data dependent).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import numpy as np
 
 from ..context import NodeContext, ShapeError, Unknown
 from ..dims import Expr, ceildiv, is_int, prod, sub
-from .common import as_dim, normalize_axis
+from ..dtypes import dtype_name
+from .common import as_dim, dims_from_value, normalize_axes, normalize_axis
 from .registry import register
 
 
@@ -115,3 +118,46 @@ def grid_sample(ctx: NodeContext) -> None:
     else:
         base = 4 if mode in ("cubic", "bicubic") else 2
         ctx.set_cost(flops=None if prod(out) is None else (2 * base ** (len(x) - 2) - 1) * prod(out))
+
+
+@register("CenterCropPad", meta_inputs=(1,))
+def center_crop_pad(ctx: NodeContext) -> None:
+    x = ctx.shape(0)
+    target = dims_from_value(ctx.value(1))
+    if target is None:
+        raise Unknown("target shape not known")
+    axes = ctx.attr("axes", None)
+    axes = list(range(len(x))) if not axes else normalize_axes(axes, len(x))
+    if len(axes) != len(target):
+        raise ShapeError(f"{len(target)} sizes for {len(axes)} axes")
+    out = list(x)
+    for axis, size in zip(axes, target):
+        out[axis] = size
+    ctx.set_output(0, out)
+    ctx.set_cost(flops=0)
+
+
+@register("AffineGrid", meta_inputs=(1,))
+def affine_grid(ctx: NodeContext) -> None:
+    size = dims_from_value(ctx.value(1))
+    if size is None or len(size) not in (4, 5):
+        raise Unknown("size not known")
+    spatial = size[2:]
+    ctx.set_output(0, (size[0], *spatial, len(spatial)))
+    points = prod((size[0], *spatial))
+    ctx.set_cost(macs=None if points is None else len(spatial) * (len(spatial) + 1) * points)
+
+
+@register("HannWindow", "HammingWindow", "BlackmanWindow", meta_inputs=(0,))
+def window(ctx: NodeContext) -> None:
+    size = ctx.value(0)
+    length = None if size is None else as_dim(np.asarray(size).reshape(-1)[0])
+    ctx.set_output(0, (length,), dtype_name(ctx.attr("output_datatype", 1)))
+    ctx.set_cost(flops=0)
+
+
+@register("Multinomial")
+def multinomial(ctx: NodeContext) -> None:
+    x = ctx.shape(0)
+    ctx.set_output(0, (x[0], int(ctx.attr("sample_size", 1))), dtype_name(ctx.attr("dtype", 6)))
+    ctx.set_cost(flops=0)

@@ -219,3 +219,27 @@ def test_linear_resize_flops_follow_the_documented_convention():
     out = report.nodes[0].outputs[0].shape
     assert report.nodes[0].flops == 7 * int(np.prod(out))
     assert node_of(check(CASES["resize_sizes"]()), "Resize").flops == 0  # nearest copies
+
+
+MORE = {
+    "center_crop_pad": lambda: _one("CenterCropPad", [const("s", [3, 7])], opset=18, axes=[1, 2]),
+    "center_crop_pad_all": lambda: _one("CenterCropPad", [const("s", [1, 4, 2, 8])], opset=18),
+    "affine_grid_2d": lambda: single("AffineGrid", [("t", F, [2, 2, 3])], ["t", "s"], ["y"],
+                                     [const("s", [2, 3, 5, 7])], opset=20),
+    "affine_grid_3d": lambda: single("AffineGrid", [("t", F, [1, 3, 4])], ["t", "s"], ["y"],
+                                     [const("s", [1, 2, 3, 4, 5])], opset=20),
+    "hann_window": lambda: single("HannWindow", [], ["n"], ["y"], [const("n", 10)], opset=17),
+    "multinomial": lambda: single("Multinomial", [("p", F, [3, 5])], sample_size=4),
+    "blackman_window_double": lambda: single("BlackmanWindow", [], ["n"], ["y"], [const("n", 6)], opset=17,
+                                             output_datatype=11),
+    "cumprod": lambda: _one("CumProd", [const("a", 1)], opset=26),
+    "constant_value_ints": lambda: single("Constant", [], [], ["y"], value_ints=[1, 2, 3]),
+    "constant_tensor": lambda: single("Constant", [], [], ["y"],
+                                      value=const("c", np.ones((2, 3)), np.float32)),
+    "constant_value_float": lambda: single("Constant", [], [], ["y"], value_float=1.5),
+}
+
+
+@pytest.mark.parametrize("case", MORE.values(), ids=MORE.keys())
+def test_more_ops_match_ort_and_onnx(case):
+    check(case())
