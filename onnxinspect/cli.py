@@ -7,6 +7,7 @@ own modules and are imported only when called, so inspecting never loads TensorF
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Dict, List, Tuple
 
@@ -85,7 +86,7 @@ def main():
 
 
 @main.command("inspect")
-@click.argument("model", type=click.Path(dir_okay=True, path_type=str))
+@click.argument("model", nargs=-1, required=True, type=click.Path(dir_okay=True, path_type=str))
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "csv"]),
               default="table", show_default=True, help="Output format.")
 @click.option("--input", "input_specs", multiple=True, metavar="NAME=D1,D2,...",
@@ -96,7 +97,13 @@ def main():
 @click.option("--by", "by", type=click.Choice(["node", "layer"]), default="node", show_default=True,
               help="One row per graph node, or per framework layer (from the nodes' name scopes).")
 def inspect_command(model, fmt, input_specs, dim_specs, explain, by):
-    """Inspect MODEL and print a per-node table (or JSON / Markdown / CSV)."""
+    """Inspect MODEL and print a per-node table (or JSON / Markdown / CSV).
+
+    Given a directory or several files: one summary row per model (batch mode).
+    """
+    if len(model) > 1 or os.path.isdir(model[0]):
+        _batch(model, fmt)
+    model = model[0]
     from .api import inspect_model
     from .render import render_report
 
@@ -109,6 +116,20 @@ def inspect_command(model, fmt, input_specs, dim_specs, explain, by):
     for warning in report.warnings:
         click.echo(f"onnxinspect: warning: {warning}", err=True)
     click.echo(render_report(report, fmt, by=by, explain=explain))
+
+
+def _batch(paths, fmt) -> None:
+    from . import batch
+
+    ctx = click.get_current_context()
+    given = [p.opts[0] for p in ctx.command.params if p.name not in ("model", "fmt")
+             and ctx.get_parameter_source(p.name) == click.core.ParameterSource.COMMANDLINE]
+    try:
+        if given:
+            raise UsageError(f"{', '.join(given)}: not available in batch mode (a directory or several files)")
+        sys.exit(batch.main(paths, fmt))
+    except InspectError as error:
+        fail(error)
 
 
 if __name__ == "__main__":  # pragma: no cover
