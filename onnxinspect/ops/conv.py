@@ -19,6 +19,7 @@ from typing import Optional
 
 from ..context import NodeContext, ShapeError
 from ..dims import Dim, format_count, format_dim, is_int, mul, prod
+from .common import dims_text
 from .registry import register
 from .windows import SAME, WindowAttrs, axis_names, spatial_outputs, transpose_output, transpose_same_output
 
@@ -30,10 +31,6 @@ def _kernel(ctx: NodeContext, weight_shape) -> list:
     return list(weight_shape[2:])
 
 
-def _joined(dims) -> str:
-    return "·".join(format_dim(d) for d in dims)
-
-
 def _params_line(ctx: NodeContext, w_slot: int, b_slot: int, kernel, group: int, cin: Dim,
                  cout: Dim, transpose: bool) -> None:
     """`(3·3·32/1 + 1)·64 = 18,496` for Conv, `2·2·512·256/1 + 256 = ...` for ConvTranspose."""
@@ -42,7 +39,7 @@ def _params_line(ctx: NodeContext, w_slot: int, b_slot: int, kernel, group: int,
     has_w = weight is not None and weight.source
     has_b = bias is not None and bias.source
     total = sum(t.size for t in (weight, bias) if t is not None and t.source and is_int(t.size))
-    k = _joined(kernel)
+    k = dims_text(kernel)
     if not has_w and not has_b:
         ctx.explain("params", "0 here: the weights are computed by upstream nodes")
         return
@@ -104,7 +101,7 @@ def conv_core(ctx: NodeContext, x_slot: int = 0, w_slot: int = 1, b_slot: Option
             ctx.explain("shape", formula)
         names = "·".join(axis_names(spatial))
         ctx.explain("flops", f"MACs = N·Cout·{names}(output)·(Cin/group)·kernel = "
-                             f"{_joined(out)}·{format_dim(w[1])}·{_joined(kernel)} = {format_count(macs)}; "
+                             f"{dims_text([*out, w[1], *kernel])} = {format_count(macs)}; "
                              f"FLOPs = 2·MACs{' + bias' if has_bias else ''} = {format_count(ctx.flops)}")
 
 
@@ -163,5 +160,5 @@ def conv_transpose(ctx: NodeContext) -> None:
             ctx.explain("shape", formula)
         names = "·".join(axis_names(spatial))
         ctx.explain("flops", f"MACs = N·Cin·{names}(input)·(Cout/group)·kernel = "
-                             f"{_joined(x)}·{format_dim(w[1])}·{_joined(kernel)} = {format_count(macs)}; "
+                             f"{dims_text([*x, w[1], *kernel])} = {format_count(macs)}; "
                              f"FLOPs = 2·MACs{' + bias' if has_bias else ''} = {format_count(ctx.flops)}")

@@ -19,7 +19,7 @@ from typing import Dict, List, Tuple
 
 from ..context import NodeContext, ShapeError
 from ..dims import Dim, format_count, format_dim, format_shape, is_int, mul, prod
-from .common import broadcast, broadcast_dims
+from .common import broadcast, broadcast_dims, dims_text
 from .registry import register
 
 
@@ -46,9 +46,9 @@ def _matmul(ctx: NodeContext, a_slot: int, b_slot: int, dtype) -> None:
     ctx.set_cost(macs=macs)
     if ctx.explaining:
         ctx.explain("shape", f"{format_shape(a)} @ {format_shape(b)} → {format_shape(out)}")
-        ctx.explain("flops", f"MACs = batch·M·N·K = {format_dim(prod(batch))}·{format_dim(m)}·"
-                             f"{format_dim(n)}·{format_dim(k)} = {format_count(macs)} (K from A's last "
-                             f"dim); FLOPs = 2·MACs = {format_count(ctx.flops)}")
+        ctx.explain("flops", f"MACs = batch·M·N·K = {dims_text([prod(batch), m, n, k])} = "
+                             f"{format_count(macs)} (K from A's last dim); FLOPs = 2·MACs = "
+                             f"{format_count(ctx.flops)}")
 
 
 @register("MatMul")
@@ -87,14 +87,15 @@ def gemm(ctx: NodeContext) -> None:
 
     alpha, beta = float(ctx.attr("alpha", 1.0)), float(ctx.attr("beta", 1.0))
     has_c = ctx.has_input(2)
-    extra = int(alpha != 1.0) + (int(has_c) + int(beta != 1.0) if has_c else 0)
+    extra = [name for name, used in (("alpha", alpha != 1.0), ("C", has_c), ("beta", has_c and beta != 1.0))
+             if used]
     macs = mul(m, n, k)
-    ctx.set_cost(macs=macs, flops=None if macs is None else 2 * macs + extra * prod(out))
+    ctx.set_cost(macs=macs, flops=None if macs is None else 2 * macs + len(extra) * prod(out))
     if ctx.explaining:
         _gemm_explain(ctx, a, trans_a, m, n, k, extra)
 
 
-def _gemm_explain(ctx: NodeContext, a, trans_a: bool, m: Dim, n: Dim, k: Dim, extra: int) -> None:
+def _gemm_explain(ctx: NodeContext, a, trans_a: bool, m: Dim, n: Dim, k: Dim, extra: List[str]) -> None:
     weight, bias = ctx.input(1), ctx.inputs[2] if ctx.has_input(2) else None
     counted = [t for t in (weight, bias) if t is not None and t.source]
     total = sum(t.size for t in counted if is_int(t.size))
@@ -106,9 +107,9 @@ def _gemm_explain(ctx: NodeContext, a, trans_a: bool, m: Dim, n: Dim, k: Dim, ex
     where = "rows" if trans_a else "columns"
     ctx.explain("shape", f"K = {format_dim(k)}: the {where} of A {format_shape(a)}; "
                          f"Y = (M, N) = ({format_dim(m)}, {format_dim(n)})")
-    ctx.explain("flops", f"MACs = M·N·K = {format_dim(m)}·{format_dim(n)}·{format_dim(k)} = "
-                         f"{format_count(ctx.macs)}; FLOPs = 2·MACs + {extra}·M·N (alpha, beta, C) = "
-                         f"{format_count(ctx.flops)}")
+    per_output = f" + {len(extra)}·M·N ({', '.join(extra)})" if extra else ""
+    ctx.explain("flops", f"MACs = M·N·K = {dims_text([m, n, k])} = {format_count(ctx.macs)}; "
+                         f"FLOPs = 2·MACs{per_output} = {format_count(ctx.flops)}")
 
 
 def parse_einsum(equation: str, ranks: List[int]) -> Tuple[List[List[str]], List[str]]:
@@ -174,4 +175,6 @@ def einsum(ctx: NodeContext) -> None:
         ctx.explain("shape", f"{ctx.attr('equation')}: " + ", ".join(
             f"{c}={format_dim(d)}" for c, d in sizes.items() if not c.startswith(".")) +
             f" → {format_shape(out)}")
-        ctx.explain("flops", f"MACs = (operands − 1)·every index size = {format_count(ctx.macs)}")
+        if len(shapes) > 1:
+            ctx.explain("flops", f"MACs = (operands − 1)·every index size = "
+                                 f"{dims_text([len(shapes) - 1, *sizes.values()])} = {format_count(ctx.macs)}")

@@ -16,9 +16,9 @@ Cost convention (FLOPs per input element; no MACs):
 from __future__ import annotations
 
 from ..context import NodeContext, ShapeError
-from ..dims import format_count, format_dim, mul, prod
+from ..dims import format_count, format_dim, format_shape, is_int, mul, prod
 from ..dtypes import dtype_name
-from .common import normalize_axis
+from .common import dims_text, normalize_axis
 from .registry import register
 
 STATISTICS_FLOPS = 5
@@ -28,8 +28,8 @@ def _per_element(ctx: NodeContext, x, per: int, why: str) -> None:
     flops = mul(per, prod(x))
     ctx.set_cost(macs=None if flops is None else 0, flops=flops)
     if ctx.explaining:
-        ctx.explain("flops", f"FLOPs = {per}·elements ({why}) = {per}·"
-                             f"{'·'.join(format_dim(d) for d in x)} = {format_count(flops)}")
+        ctx.explain("flops", f"FLOPs = {per}·elements ({why}) = {dims_text([per, *x])} = "
+                             f"{format_count(flops)}")
 
 
 @register("BatchNormalization")
@@ -44,12 +44,16 @@ def batch_norm(ctx: NodeContext) -> None:
     training = any(ctx.node.output[1:]) or bool(ctx.attr("training_mode", 0))
     if ctx.opset < 7 and ctx.attr("is_test", 0):
         training = False
+    if ctx.explaining:
+        weights = [t for t in ctx.inputs[1:5] if t is not None and t.source and is_int(t.size)]
+        if weights:
+            ctx.explain("params", f"{len(weights)}·C = {len(weights)}·{format_dim(x[1])} = "
+                                  f"{format_count(sum(t.size for t in weights))} (scale γ, bias β, "
+                                  f"running mean and variance)")
     if training:
         _per_element(ctx, x, STATISTICS_FLOPS, "training: batch statistics, then scale and shift")
     else:
         _per_element(ctx, x, 2, "scale and shift")
-    if ctx.explaining:
-        ctx.explain("params", f"4·C = 4·{format_dim(x[1])}: scale γ, bias β, running mean and variance")
 
 
 @register("InstanceNormalization", "GroupNormalization", "MeanVarianceNormalization")
@@ -70,10 +74,10 @@ def layer_norm(ctx: NodeContext) -> None:
     stash = dtype_name(int(ctx.attr("stash_type", 1)))
     ctx.set_output(1, stats, stash)  # Mean
     ctx.set_output(2, stats, stash)  # InvStdDev
-    _per_element(ctx, x, STATISTICS_FLOPS, "mean, variance, scale and shift")
     if ctx.explaining:
         ctx.explain("shape", f"statistics over axes {axis}..{len(x) - 1}: Mean and InvStdDev are "
-                             f"({', '.join(format_dim(d) for d in stats)})")
+                             f"{format_shape(stats)}")
+    _per_element(ctx, x, STATISTICS_FLOPS, "mean, variance, scale and shift")
 
 
 @register("LRN")

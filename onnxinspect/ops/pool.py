@@ -11,7 +11,8 @@ sampling point, ``sampling_ratio²`` points per output bin (unknown when adaptiv
 from __future__ import annotations
 
 from ..context import NodeContext, ShapeError
-from ..dims import format_count, format_dim, is_int, mul, prod
+from ..dims import format_count, is_int, mul, prod
+from .common import dims_text
 from .registry import register
 from .windows import SAME, WindowAttrs, spatial_outputs
 
@@ -41,8 +42,7 @@ def pool(ctx: NodeContext) -> None:
     if ctx.explaining:
         for formula in formulas:
             ctx.explain("shape", formula)
-        ctx.explain("flops", f"FLOPs = kernel·output = {'·'.join(map(str, kernel))}·"
-                             f"{'·'.join(format_dim(d) for d in out)} = {format_count(flops)}")
+        ctx.explain("flops", f"FLOPs = kernel·output = {dims_text([*kernel, *out])} = {format_count(flops)}")
 
 
 @register("GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool")
@@ -54,7 +54,8 @@ def global_pool(ctx: NodeContext) -> None:
     flops = prod(x)
     ctx.set_cost(macs=0 if flops is not None else None, flops=flops)
     if ctx.explaining:
-        ctx.explain("shape", f"every spatial axis pools to 1: {' , '.join(format_dim(d) for d in x[2:])} → 1")
+        ctx.explain("shape", f"every spatial axis pools to 1: {dims_text(x[2:], '×')} → "
+                             f"{'×'.join('1' for _ in x[2:])}")
         ctx.explain("flops", f"FLOPs = input elements = {format_count(flops)}")
 
 
