@@ -223,3 +223,29 @@ def test_nesting_is_walked_to_the_depth_guard_then_a_clear_error():
     assert our_shapes(report)["out"] == (1,)
     with pytest.raises(InspectError, match="nested more than 64 levels"):
         inspect_model(nested_ifs(100))
+
+
+def test_table_nests_body_rows_under_their_node():
+    from onnxinspect.render.table import render_table
+
+    report = inspect_model(if_model())
+    lines = render_table(report).splitlines()
+    names = [line.split()[0] if line.strip() else "" for line in lines]
+    start = next(i for i, line in enumerate(lines) if line.startswith("0  if"))
+    assert lines[start + 1].strip() == "[then_branch]"
+    body = [n.name for n in report.node("if").subgraphs["then_branch"]]
+    assert [lines[start + 2 + i].split()[0] for i in range(len(body))] == body
+    assert all(lines[start + 2 + i].startswith("       ") for i in range(len(body)))
+    assert "[else_branch]" in names
+    assert any("weight shared" in line for line in lines)   # Ws, used in both branches
+
+
+def test_body_warnings_reported_once_per_loop():
+    body = graph([helper.make_node("NoSuchOp", ["x"], ["x_next"], domain="custom.fn")],
+                 [("i", TensorProto.INT64, []), ("c", TensorProto.BOOL, []), ("x", F, None)],
+                 [("c", TensorProto.BOOL, []), ("x_next", F, None)])
+    model = make_model([helper.make_node("Loop", ["", "", "x0"], ["x_final"], body=body)],
+                       [("x0", F, [3])], [("x_final", F, None)], opset=17, domains={"custom.fn": 1})
+    report = inspect_model(model)
+    assert sum("NoSuchOp" in w for w in report.warnings) == 1
+    assert our_shapes(report)["x_final"] is None

@@ -60,7 +60,6 @@ def walk_body(ctx: NodeContext, attr: str, inputs: Sequence[Tuple[Optional[str],
         bound[vi.name] = TensorInfo(vi.name, dtype or declared_dtype,
                                     shape if shape is not None else declared, value)
     walk = ctx.walker.walk(graph, bound, outer=ctx.scope)
-    ctx.warnings.extend(walk.warnings)
     for i, (vi, info) in enumerate(zip(graph.output, walk.outputs)):
         if info.shape is None or info.dtype is None:  # fall back on the body's declaration
             dtype, shape = shape_from_type(vi.type)
@@ -74,6 +73,7 @@ def if_(ctx: NodeContext) -> None:
     then = walk_body(ctx, "then_branch", [])
     other = walk_body(ctx, "else_branch", [])
     ctx.subgraphs.update(then_branch=then.nodes, else_branch=other.nodes)
+    ctx.warnings.extend(then.warnings + other.warnings)
     cond = ctx.value(0)
     taken = None
     if cond is not None and cond.dtype != object and cond.size == 1:
@@ -105,6 +105,7 @@ def loop(ctx: NodeContext) -> None:
     fixed = [("int64", (), None), ("bool", (), np.array(True))]  # iteration number, condition
     walk, states = _fixed_point(ctx, fixed, carried, offset=1)
     ctx.subgraphs["body"] = walk.nodes
+    ctx.warnings.extend(walk.warnings)  # the reported pass only, not every fixed-point pass
 
     trip = _trip_count(ctx, walk)
     for i, (info, shape) in enumerate(zip(carried, states)):
@@ -142,6 +143,7 @@ def scan(ctx: NodeContext) -> None:
     states_in = ctx.inputs[:n]
     walk, states = _fixed_point(ctx, [], states_in, offset=0, extra=slices)
     ctx.subgraphs["body"] = walk.nodes
+    ctx.warnings.extend(walk.warnings)  # the reported pass only, not every fixed-point pass
 
     for i, (info, shape) in enumerate(zip(states_in, states)):
         ctx.set_output(i, shape, info.dtype if info else _output(walk, i).dtype)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import List
 
+from ..api import iter_nodes
 from .rows import HEADER, RIGHT, io_line, node_row
 from .summary import flops_line, format_bytes, memory_lines
 
@@ -38,13 +39,34 @@ def footer_lines(report) -> List[str]:
     opsets = ", ".join(f"{d} {v}" for d, v in m.opsets.items())
     producer = f"{m.producer} {m.producer_version}".strip() or "unknown"
     lines.append(f"Model:         IR {m.ir_version}, opset {opsets}, producer {producer}")
-    if any(n.shared_params for n in report.nodes):
+    if any(n.shared_params for n in iter_nodes(report.nodes)):
         lines.append("* weight shared with other nodes: counted at each node, once in unique params")
     return lines
 
 
+def nested_rows(nodes, depth: int = 0) -> List[List[str]]:
+    """One row per node; each If/Loop/Scan body or function call follows its node, titled
+    ``[then_branch]`` / ``[body]`` / ``[function]`` and indented.  Body rows have no index
+    and no FLOPs share: the parent's cost already covers them."""
+    rows = []
+    for node in nodes:
+        row = node_row(node)
+        if depth:
+            row[0] = ""
+            row[1] = "  " * depth + row[1]
+            if "FLOPs %" in HEADER:
+                row[HEADER.index("FLOPs %")] = ""
+        rows.append(row)
+        for name, body in node.subgraphs.items():
+            title = [""] * len(HEADER)
+            title[1] = "  " * (depth + 1) + f"[{name}]"
+            rows.append(title)
+            rows += nested_rows(body, depth + 2)
+    return rows
+
+
 def render_table(report) -> str:
-    rows = [node_row(n) for n in report.nodes]
+    rows = nested_rows(report.nodes)
     lines = _grid(HEADER, rows, right=RIGHT)
     lines += footer_lines(report)
     return "\n".join(lines)
