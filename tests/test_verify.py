@@ -1,0 +1,116 @@
+"""onnxinspect.verify: error figures against hand computation, tolerances, and the verify
+command failing on a deliberately corrupted ONNX weight."""
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+from click.testing import CliRunner
+from onnx import numpy_helper
+
+from export_helpers import export_small, require_tensorflow
+from onnxinspect.cli import main
+from onnxinspect.verify import DEFAULT_TOLERANCES, compare, seeded_inputs, InputSpec, tolerance
+
+
+def test_compare_figures_match_hand_computation():
+    ref = np.array([1.0, 2.0, 4.0, 0.0], np.float32)
+    got = np.array([1.0, 2.002, 4.1, 0.0], np.float32)
+    c = compare("y", ref, got, atol=1e-3, rtol=1e-2)
+    # |d| = 0, .002, .1, 0; bound = atol + rtol*|ref| = .011, .021, .041, .001
+    assert c.mismatches == 1 and c.size == 4 and not c.passed
+    assert c.max_abs == pytest.approx(0.1, rel=1e-5)
+    assert c.max_rel == pytest.approx(0.1 / 4, rel=1e-5)          # zero reference left out
+    assert c.min_atol == pytest.approx(0.1 - 1e-2 * 4, rel=1e-4)  # max(|d| - rtol*|ref|)
+    assert compare("y", ref, got, atol=c.min_atol * 1.001, rtol=1e-2).passed
+    assert c.argmax_agree is None  # 1-D: not classifier-like
+
+
+def test_compare_classifier_argmax_and_top5():
+    rng = np.random.default_rng(0)
+    ref = rng.random((3, 10)).astype(np.float32)
+    assert compare("p", ref, ref.copy(), 1e-4, 1e-3).topk_agree is True
+    swapped = ref.copy()
+    row = swapped[1]
+    top, second = np.argsort(-row)[:2]
+    row[top], row[second] = row[second], row[top]
+    c = compare("p", ref, swapped, 1.0, 0.0)  # within a loose tolerance, yet argmax differs
+    assert c.mismatches == 0 and c.argmax_agree is False and c.topk_agree is True and not c.passed
+
+
+def test_compare_shape_mismatch_and_nan():
+    assert not compare("y", np.zeros((2, 3)), np.zeros((3, 2)), 1, 1).passed
+    nan = np.array([np.nan, 1.0])
+    assert compare("y", nan, nan.copy(), 1e-4, 1e-3).passed
+    assert not compare("y", np.array([1.0, 1.0]), nan, 1e-4, 1e-3).passed
+
+
+def test_tolerance_defaults_and_overrides():
+    assert tolerance("float32", "y") == DEFAULT_TOLERANCES["float32"] == (1e-4, 1e-3)
+    assert tolerance("float16", "y")[0] > tolerance("float32", "y")[0]
+    assert tolerance("int64", "y") == (0.0, 0.0)
+    assert tolerance("float32", "y", {"": 1e-2}, {"y": 0.5}) == (1e-2, 0.5)
+    assert tolerance("float32", "z", {"y": 1e-2}) == (1e-4, 1e-3)
+
+
+def test_seeded_inputs_are_reproducible_and_batched():
+    specs = [InputSpec("x", "float32", [None, 3]), InputSpec("i", "int64", [None, 2])]
+    a, b = seeded_inputs(specs, 4, seed=3), seeded_inputs(specs, 4, seed=3)
+    assert a["x"].shape == (4, 3) and a["i"].dtype == np.int64
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+@pytest.fixture(scope="module")
+def small_export(tmp_path_factory):
+    keras = require_tensorflow()
+    keras.backend.clear_session()
+    model = keras.Sequential([keras.Input((12, 12, 3)), keras.layers.Conv2D(4, 3, activation="relu"),
+                              keras.layers.Flatten(), keras.layers.Dense(6, activation="softmax")])
+    folder = tmp_path_factory.mktemp("verify")
+    path, _ = export_small(model, folder / "small.onnx")
+    keras_path = str(folder / "small.keras")
+    model.save(keras_path)
+    return path, keras_path
+
+
+def _corrupt(path, out):
+    model = onnx.load(path)
+    biggest = max(model.graph.initializer, key=lambda t: int(np.prod(t.dims)))
+    value = -numpy_helper.to_array(biggest)  # a sign flip: every output must move
+    biggest.CopyFrom(numpy_helper.from_array(value, biggest.name))
+    onnx.save(model, out)
+    return out
+
+
+def test_verify_passes_then_fails_on_a_corrupted_weight(small_export, tmp_path):
+    path, keras_path = small_export
+    runner = CliRunner()
+    ok = runner.invoke(main, ["verify", path, "--keras", keras_path, "--device", "cpu", "--format", "json"])
+    assert ok.exit_code == 0, ok.output
+    data = json.loads(ok.stdout)
+    assert data["passed"] and [b["batch"] for b in data["batches"]] == [1, 4]
+    assert all(o["argmax_agree"] for b in data["batches"] for o in b["outputs"])
+
+    bad = _corrupt(path, str(tmp_path / "corrupted.onnx"))
+    failed = runner.invoke(main, ["verify", bad, "--keras", keras_path, "--device", "cpu"])
+    assert failed.exit_code == 1
+    assert "MISMATCH" in failed.stdout and "FAILED" in failed.stdout
+
+
+def test_verify_loads_external_data_weights(small_export, tmp_path):
+    path, keras_path = small_export
+    model = onnx.load(path)
+    external = str(tmp_path / "external.onnx")
+    onnx.save(model, external, save_as_external_data=True, all_tensors_to_one_file=True,
+              location="external.onnx.data", size_threshold=1024)  # the weights, not shape constants
+    assert (tmp_path / "external.onnx.data").stat().st_size > 4 * 1000
+    result = CliRunner().invoke(main, ["verify", external, "--keras", keras_path, "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+
+
+def test_verify_bad_tolerance_is_one_line_usage_error(small_export):
+    path, keras_path = small_export
+    result = CliRunner().invoke(main, ["verify", path, "--keras", keras_path, "--atol", "lots"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().count("\n") == 0 and "--atol" in result.stderr
