@@ -75,10 +75,13 @@ def test_layer_norm_symbolic_batch_and_stash_type():
     assert node_of(report, "LayerNormalization").outputs[1].dtype == "float32"
 
 
-def test_group_norm_opset21():
+@pytest.mark.parametrize("opset,per", [(18, 2), (21, 6)])
+def test_group_norm(opset, per):
+    # Opset 18 has one scale per group, opset 21 one per channel.
     node = helper.make_node("GroupNormalization", ["x", "s", "b"], ["y"], num_groups=2)
-    report = check(build([node], [("x", F, ("N", 6, 4, 4))], [init("s", (6,)), init("b", (6,))], opset=21),
+    report = check(build([node], [("x", F, ("N", 6, 4, 4))], [init("s", (per,)), init("b", (per,))], opset=opset),
                    {"N": 3})
+    assert node_of(report, "GroupNormalization").params == 2 * per
     assert subs_dim(node_of(report, "GroupNormalization").flops, {"N": 3}) == 5 * 3 * 6 * 4 * 4
 
 
