@@ -79,10 +79,10 @@ def gemm(ctx: NodeContext) -> None:
     k = k if k is not None else kb
     out = (m, n)
     c = ctx.shape_or_none(2)
-    if c is not None and len(c) > 2:
-        raise ShapeError(f"C {format_shape(c)} does not broadcast to (M, N)")
     if c is not None:
-        broadcast([out, c])
+        if len(c) > 2:
+            raise ShapeError(f"C {format_shape(c)} does not broadcast to (M, N)")
+        broadcast([out, c])  # raises ShapeError when C cannot broadcast to (M, N)
     ctx.set_output(0, out)
 
     alpha, beta = float(ctx.attr("alpha", 1.0)), float(ctx.attr("beta", 1.0))
