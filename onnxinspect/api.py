@@ -57,6 +57,9 @@ def _input_infos(graph, path, shapes: InputShapes, bindings: Mapping[str, int]) 
         if name not in declared:
             raise UsageError(f"--input {name!r}: the model has no such input "
                              f"(inputs: {', '.join(declared) or 'none'})", path)
+    for name, value in bindings.items():
+        if not is_int(value) or value < 0:
+            raise UsageError(f"--dim {name}={value}: a dimension must be a non-negative integer", path)
     symbols = set()
     infos = {}
     for name, vi in declared.items():
@@ -73,12 +76,10 @@ def _input_infos(graph, path, shapes: InputShapes, bindings: Mapping[str, int]) 
             if name in shapes or bindings:
                 _check_given(name, shape, path)
         infos[name] = TensorInfo(name, dtype, shape)
-    for name, value in bindings.items():
+    for name in bindings:
         if name not in symbols:
             raise UsageError(f"--dim {name}: no input dimension is called {name!r} "
                              f"(symbols: {', '.join(sorted(symbols)) or 'none'})", path)
-        if not is_int(value) or value < 0:
-            raise UsageError(f"--dim {name}={value}: a dimension must be a non-negative integer", path)
     return infos
 
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from contextlib import contextmanager
 from typing import Dict, List, Tuple
 
 import click
 
 from .errors import InspectError, UsageError
+
+CONFLICT_EXIT = 3   # --check found a real conflict with onnx.shape_inference
 
 # name -> (module, attribute): imported on first use.
 LAZY_COMMANDS: Dict[str, Tuple[str, str]] = {
@@ -58,6 +61,22 @@ def fail(error: InspectError) -> None:
     sys.exit(error.exit_code)
 
 
+@contextmanager
+def guarded(path: str):
+    """Any error as one line naming ``path``: an InspectError with its exit code, anything
+    else (a bug) with exit 1, unless ONNXINSPECT_DEBUG=1 asks for the traceback."""
+    try:
+        yield
+    except InspectError as error:
+        fail(error if error.path else type(error)(error.reason, path))
+    except Exception as exc:
+        if os.environ.get("ONNXINSPECT_DEBUG") == "1":
+            raise
+        text = (str(exc).strip().splitlines() or [""])[0]
+        fail(InspectError(f"internal error ({type(exc).__name__}: {text}); "
+                          f"ONNXINSPECT_DEBUG=1 shows the traceback", path))
+
+
 class DefaultGroup(click.Group):
     """A group whose first argument is a model path unless it names a subcommand."""
 
@@ -94,9 +113,11 @@ def main():
 @click.option("--dim", "dim_specs", multiple=True, metavar="SYMBOL=N",
               help="Bind a symbolic dimension, e.g. --dim N=8 (repeatable).")
 @click.option("--explain", is_flag=True, help="Record the formula behind every number.")
+@click.option("--check", is_flag=True,
+              help="Compare every shape with onnx.shape_inference; exit 3 on a real conflict.")
 @click.option("--by", "by", type=click.Choice(["node", "layer"]), default="node", show_default=True,
               help="One row per graph node, or per framework layer (from the nodes' name scopes).")
-def inspect_command(model, fmt, input_specs, dim_specs, explain, by):
+def inspect_command(model, fmt, input_specs, dim_specs, explain, by, check):
     """Inspect MODEL and print a per-node table (or JSON / Markdown / CSV).
 
     Given a directory or several files: one summary row per model (batch mode).
@@ -107,15 +128,32 @@ def inspect_command(model, fmt, input_specs, dim_specs, explain, by):
     from .api import inspect_model
     from .render import render_report
 
-    try:
+    with guarded(model):
         inputs = dict(parse_input_spec(s) for s in input_specs)
         dims = dict(parse_dim_spec(s) for s in dim_specs)
         report = inspect_model(model, inputs=inputs, dims=dims, explain=explain)
-    except InspectError as error:
-        fail(error)
-    for warning in report.warnings:
-        click.echo(f"onnxinspect: warning: {warning}", err=True)
-    click.echo(render_report(report, fmt, by=by, explain=explain))
+        for warning in report.warnings:
+            click.echo(f"onnxinspect: warning: {warning}", err=True)
+        text = render_report(report, fmt, by=by, explain=explain)
+        result = _check(report, model, fmt, text) if check else None
+    click.echo(text if result is None else result[0])
+    if result is not None and result[1].conflicts:
+        sys.exit(CONFLICT_EXIT)
+
+
+def _check(report, model, fmt, text):
+    """(the output with the --check findings added, the CheckResult): a "check" key in
+    JSON, a section after the report otherwise."""
+    import json
+
+    from .check import compare_with_onnx
+
+    result = compare_with_onnx(report, model)
+    if fmt == "json":
+        data = json.loads(text)
+        data["check"] = result.to_dict()
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False), result
+    return text + "\n\n" + result.render_text(), result
 
 
 def _batch(paths, fmt) -> None:

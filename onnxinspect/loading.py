@@ -69,8 +69,11 @@ def _parse(data, path: Optional[str]) -> LoadedModel:
     try:
         model.ParseFromString(stripped)
     except (DecodeError, RuntimeError, ValueError) as exc:
-        raise ModelLoadError(_foreign(data) or f"not a valid ONNX protobuf ({_short(exc)})",
-                             path or "<bytes>") from None
+        if "MaxDepth" in str(exc) or "recursion" in str(exc).lower():
+            reason = "messages nested deeper than protobuf allows (subgraphs nested over ~30 levels?)"
+        else:
+            reason = _foreign(data) or f"not a valid ONNX protobuf ({_short(exc)})"
+        raise ModelLoadError(reason, path or "<bytes>") from None
     if not model.HasField("graph"):
         raise ModelLoadError(_foreign(data) or "not an ONNX model (a protobuf without a graph)",
                              path or "<bytes>")
