@@ -249,3 +249,41 @@ def test_body_warnings_reported_once_per_loop():
     report = inspect_model(model)
     assert sum("NoSuchOp" in w for w in report.warnings) == 1
     assert our_shapes(report)["x_final"] is None
+
+
+def test_scan8_batched_with_sequence_lens_slot_matches_ort():
+    body = graph([helper.make_node("Add", ["acc", "row"], ["acc_next"]),
+                  helper.make_node("Identity", ["acc_next"], ["seen"])],
+                 [("acc", F, None), ("row", F, None)], [("acc_next", F, None), ("seen", F, None)])
+    node = helper.make_node("Scan", ["", "acc0", "xs"], ["acc_final", "ys"], body=body, num_scan_inputs=1,
+                            name="scan")
+    model = make_model([node], [("acc0", F, [2, 3]), ("xs", F, [2, 7, 3])],
+                       [("acc_final", F, None), ("ys", F, None)], opset=8)
+    report = inspect_model(model)
+    actual = ort_shapes(model, random_feeds(model, {"acc0": (2, 3), "xs": (2, 7, 3)}))
+    assert our_shapes(report) == actual == {"acc_final": (2, 3), "ys": (2, 7, 3)}
+    assert report.node("scan").flops == 2 * 7 * 3          # batch × length × one Add of 3
+
+
+def _reference_cases():
+    from onnx.backend.test.case import node as node_cases
+
+    with np.errstate(all="ignore"):
+        cases = node_cases.collect_testcases(None)
+    return [c for c in cases if c.data_sets and (
+        {n.op_type for n in c.model.graph.node} & {"If", "Loop", "Scan"} or c.model.functions)]
+
+
+def test_onnx_reference_cases_with_control_flow_or_functions():
+    """The onnx package's own node test cases (model + reference outputs computed by its
+    reference implementation): our output shapes must fit every reference output."""
+    cases = _reference_cases()
+    assert len(cases) > 20
+    for case in cases:
+        report = inspect_model(case.model)
+        for mine, value in zip([t.shape for t in report.outputs], case.data_sets[0][1]):
+            if isinstance(value, (list, dict)):
+                continue  # a sequence or map output: no tensor shape
+            truth = np.asarray(value).shape
+            assert compatible(mine if mine is None else tuple(d if isinstance(d, int) else None for d in mine),
+                              truth), case.name

@@ -17,12 +17,13 @@ Scan directions reverse the order of iteration and leave shapes alone.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import onnx
 
-from ..context import NodeContext, ShapeError, Unknown
+from ..context import NodeContext, ShapeError
 from ..dims import Dim, format_count, format_dim, is_int, mul, sum_dims
 from ..tensors import Shape, TensorInfo
 from .common import as_dim, normalize_axis
@@ -57,15 +58,21 @@ def walk_body(ctx: NodeContext, attr: str, inputs: Sequence[Tuple[Optional[str],
     bound = {}
     for vi, (dtype, shape, value) in zip(formals, inputs):
         declared_dtype, declared = shape_from_type(vi.type)
-        bound[vi.name] = TensorInfo(vi.name, dtype or declared_dtype,
-                                    shape if shape is not None else declared, value)
+        bound[vi.name] = TensorInfo(vi.name, dtype or declared_dtype, refine(shape, declared), value)
     walk = ctx.walker.walk(graph, bound, outer=ctx.scope)
     for i, (vi, info) in enumerate(zip(graph.output, walk.outputs)):
-        if info.shape is None or info.dtype is None:  # fall back on the body's declaration
-            dtype, shape = shape_from_type(vi.type)
-            walk.outputs[i] = TensorInfo(info.name, info.dtype or dtype,
-                                         info.shape if info.shape is not None else shape, info.value)
+        dtype, declared = shape_from_type(vi.type)
+        walk.outputs[i] = TensorInfo(info.name, info.dtype or dtype, refine(info.shape, declared), info.value)
     return walk
+
+
+def refine(shape: Shape, declared: Shape) -> Shape:
+    """``shape`` with its unknown dims filled in from the body's declared type."""
+    if shape is None or declared is None:
+        return declared if shape is None else shape
+    if len(shape) != len(declared):
+        return shape
+    return tuple(d if d is not None else e for d, e in zip(shape, declared))
 
 
 @register("If", meta_inputs=(0,))
@@ -119,17 +126,25 @@ def loop(ctx: NodeContext) -> None:
 
 @register("Scan")
 def scan(ctx: NodeContext) -> None:
-    if ctx.opset < 9:
-        raise Unknown("Scan-8 (batched, sequence_lens) is not modelled")
+    """Scan-9+: scan axes per input / output.  Scan-8: input 0 is sequence_lens and every
+    input and output has a leading batch axis (the scan axis is 1); one body pass per
+    batch entry and scan step."""
+    batched = ctx.opset < 9
     m = int(ctx.attr("num_scan_inputs", 0))
-    n = ctx.n_inputs - m
+    first = 1 if batched else 0
+    n = ctx.n_inputs - first - m
     if m <= 0 or n < 0:
         raise ShapeError(f"num_scan_inputs={m} does not fit {ctx.n_inputs} inputs")
-    in_axes = list(ctx.attr("scan_input_axes", None) or [0] * m)
+    in_axes = [1] * m if batched else list(ctx.attr("scan_input_axes", None) or [0] * m)
+    states_in = ctx.inputs[first:first + n]
+    batch: Dim = 1
+    if batched:
+        batch = next((i.shape[0] for i in ctx.inputs[first:] if i is not None and i.shape), None)
+        states_in = [replace(i, shape=i.shape[1:] if i.shape else None) for i in states_in]
     length: Dim = None
     slices = []
     for j, axis in enumerate(in_axes):
-        info = ctx.inputs[n + j]
+        info = ctx.inputs[first + n + j]
         shape = info.shape if info is not None else None
         if shape is None:
             slices.append((info.dtype if info else None, None, None))
@@ -139,23 +154,26 @@ def scan(ctx: NodeContext) -> None:
             length = shape[axis]
         elif is_int(length) and is_int(shape[axis]) and length != shape[axis]:
             raise ShapeError(f"scan inputs have lengths {length} and {shape[axis]}")
-        slices.append((info.dtype, shape[:axis] + shape[axis + 1:], None))
-    states_in = ctx.inputs[:n]
+        kept = shape[2:] if batched else shape[:axis] + shape[axis + 1:]
+        slices.append((info.dtype, kept, None))
     walk, states = _fixed_point(ctx, [], states_in, offset=0, extra=slices)
     ctx.subgraphs["body"] = walk.nodes
     ctx.warnings.extend(walk.warnings)  # the reported pass only, not every fixed-point pass
 
+    lead = (batch,) if batched else ()
     for i, (info, shape) in enumerate(zip(states_in, states)):
-        ctx.set_output(i, shape, info.dtype if info else _output(walk, i).dtype)
-    out_axes = list(ctx.attr("scan_output_axes", None) or [0] * (len(ctx.node.output) - n))
+        ctx.set_output(i, None if shape is None else (*lead, *shape),
+                       info.dtype if info else _output(walk, i).dtype)
+    n_scan_out = len(ctx.node.output) - n
+    out_axes = [0] * n_scan_out if batched else list(ctx.attr("scan_output_axes", None) or [0] * n_scan_out)
     for k, axis in enumerate(out_axes):
         out = _output(walk, n + k)
         shape = None
         if out.shape is not None:
             axis = normalize_axis(axis, len(out.shape) + 1)
-            shape = (*out.shape[:axis], length, *out.shape[axis:])
+            shape = (*lead, *out.shape[:axis], length, *out.shape[axis:])
         ctx.set_output(n + k, shape, out.dtype)
-    _repeat_cost(ctx, length, walk.nodes, "scan length")
+    _repeat_cost(ctx, mul(batch, length), walk.nodes, "batch × scan length" if batched else "scan length")
 
 
 def _fixed_point(ctx: NodeContext, fixed, carried: List[Optional[TensorInfo]], offset: int, extra=()):
