@@ -200,3 +200,20 @@ def test_unet_activation_bytes_match_onnxruntime_and_peak_is_the_last_concat():
     # their 96x96x64 concatenation, float32.
     assert report.memory.peak_bytes == (96 * 96 * 32 * 2 + 96 * 96 * 64) * 4
     assert report.node(report.memory.peak_node).op_type == "Concat"
+
+
+def test_a_tensor_read_only_inside_a_branch_lives_until_the_if():
+    then_branch = helper.make_graph([helper.make_node("Add", ["a", "a"], ["t"])], "then", [],
+                                    [helper.make_tensor_value_info("t", F, None)])
+    else_branch = helper.make_graph([helper.make_node("Neg", ["a"], ["e"])], "else", [],
+                                    [helper.make_tensor_value_info("e", F, None)])
+    nodes = [helper.make_node("Relu", ["x"], ["a"], name="a"),
+             helper.make_node("Relu", ["x"], ["b"], name="b"),
+             helper.make_node("If", ["cond"], ["i"], name="if", then_branch=then_branch, else_branch=else_branch),
+             helper.make_node("Add", ["i", "b"], ["y"], name="add")]
+    model = make_model(nodes, [("x", F, [1, 4, 8, 8]), ("cond", TensorProto.BOOL, [])], [("y", F, None)])
+    report = inspect_model(model)
+    assert [n.name for n in report.nodes] == ["a", "b", "if", "add"]
+    # cond (1 byte) is live until the If; a is read only by the branches, so it stays
+    # live until the If as well, then is freed: x+a+cond, x+a+b+cond, a+b+i+cond, b+i+y.
+    assert [n.live_bytes for n in report.nodes] == [2 * KB + 1, 3 * KB + 1, 3 * KB + 1, 3 * KB]
