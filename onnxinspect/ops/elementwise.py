@@ -200,6 +200,25 @@ def cast(ctx: NodeContext) -> None:
     ctx.set_cost(flops=0)
 
 
+@register("BitCast")
+def bit_cast(ctx: NodeContext) -> None:
+    """Same bits, another type of the same width: the shape is unchanged."""
+    ctx.set_output(0, ctx.shape_or_none(0), dtype_name(ctx.attr("to", 0)))
+    ctx.set_cost(flops=0)
+
+
+@register("StringConcat")
+def string_concat(ctx: NodeContext) -> None:
+    ctx.set_output(0, broadcast([ctx.shape_or_none(0), ctx.shape_or_none(1)]))
+    ctx.set_cost(flops=0)  # text, not arithmetic
+
+
+@register("RegexFullMatch")
+def regex_full_match(ctx: NodeContext) -> None:
+    ctx.set_output(0, ctx.shape_or_none(0), "bool")
+    ctx.set_cost(flops=0)
+
+
 @register("CastLike")
 def cast_like(ctx: NodeContext) -> None:
     to = ctx.dtype(1)

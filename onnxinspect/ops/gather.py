@@ -1,4 +1,5 @@
-"""Indexing ops: Slice, Gather, GatherElements, GatherND, the Scatter family, Compress.
+"""Indexing ops: Slice, Gather, GatherElements, GatherND, the Scatter family (with
+TensorScatter, the KV-cache update), Compress.
 
 Indices, starts/ends/axes/steps are meta inputs (never parameters); Gather's data
 input is not, so an embedding table read by Gather counts as the layer's weights.
@@ -131,6 +132,7 @@ def gather_nd(ctx: NodeContext) -> None:
     ctx.set_cost(flops=0)
 
 
+@register("TensorScatter", meta_inputs=(2,))
 @register("ScatterND", "ScatterElements", "Scatter", meta_inputs=(1,))
 def scatter(ctx: NodeContext) -> None:
     ctx.set_output(0, ctx.shape(0))

@@ -56,6 +56,8 @@ def _fold(ctx: NodeContext, axes, keepdims: bool, out):
     if value is None or ctx.op_type not in _NUMERIC:
         return None
     if value.dtype != object:
+        if value.size == 0:
+            return None  # the empty-set identity of Max/Min is dtype-specific; keep the shape only
         return _NUMERIC[ctx.op_type](value, axis=tuple(axes), keepdims=keepdims)
     combine, start = _SYMBOLIC.get(ctx.op_type, (None, None))
     if combine is None or not all(is_int(d) for d in out):

@@ -26,14 +26,14 @@ def range_(ctx: NodeContext) -> None:
     if start is None or limit is None or delta is None:
         ctx.set_output(0, (None,))
         raise Unknown("start / limit / delta not known")
-    start, limit, delta = (as_dim(np.asarray(v).reshape(-1)[0]) for v in (start, limit, delta))
+    start, limit, delta = (_scalar(v) for v in (start, limit, delta))
     value = None
-    if all(isinstance(v, (int, float, np.floating)) for v in (start, limit, delta)):
+    if all(isinstance(v, (int, float)) for v in (start, limit, delta)):
         if delta == 0:
             raise ShapeError("Range delta is 0")
         length = max(int(np.ceil((limit - start) / delta)), 0)
         if length <= 4096:
-            value = np.arange(start, limit, delta).astype(ctx.inputs[0].value.dtype)[:length]
+            value = np.arange(start, limit, delta)[:length].astype(ctx.inputs[0].value.dtype)
     elif is_int(delta) and delta > 0 and all(is_int(v) or isinstance(v, Expr) for v in (start, limit)):
         length = ceildiv(sub(limit, start), delta)  # a symbolic limit is taken to be >= start
     else:
@@ -42,13 +42,21 @@ def range_(ctx: NodeContext) -> None:
     ctx.set_cost(flops=0)
 
 
+def _scalar(value: np.ndarray):
+    """The one item of a folded scalar: int, symbolic dim, or float (bfloat16 too)."""
+    item = np.asarray(value).reshape(-1)[0]
+    if value.dtype == object or np.issubdtype(value.dtype, np.integer):
+        return as_dim(item)
+    return float(item)
+
+
 @register("OneHot", meta_inputs=(1, 2))
 def one_hot(ctx: NodeContext) -> None:
     indices = ctx.shape(0)
     depth = ctx.value(1)
-    depth = None if depth is None else as_dim(np.asarray(depth).reshape(-1)[0])
-    if depth is not None and not isinstance(depth, Expr):
-        depth = int(depth)
+    depth = None if depth is None else _scalar(depth)
+    if isinstance(depth, float):
+        depth = int(depth)  # a float depth is allowed and truncated
     rank = len(indices) + 1
     axis = normalize_axis(int(ctx.attr("axis", -1)), rank)
     out = list(indices)

@@ -1,0 +1,91 @@
+"""The onnx package's own node test cases (``onnx.backend.test.case.node``: each a model
+with inputs and the reference implementation's outputs) for every op of the tensor,
+shape, indexing, resize, reduction and element-wise families.
+
+Two checks per case: with the model as shipped, every dim we infer must be the right
+one (a dim fed by a graph input may stay unknown, never be wrong); with small inputs
+turned into constants (as exported models carry their shape operands), every output
+shape must be exact, except the data-dependent dims of NonZero / Unique /
+NonMaxSuppression, which must stay unknown."""
+
+import warnings
+
+import numpy as np
+import onnx
+import pytest
+from onnx import numpy_helper
+
+from onnxinspect import inspect_model
+from onnxinspect.ops import lookup
+
+FAMILIES = {f"onnxinspect.ops.{m}" for m in ("shape", "gather", "resize", "reduce", "tensor",
+                                              "elementwise", "constants")}
+DATA_DEPENDENT = {"NonZero", "Unique", "NonMaxSuppression", "Compress"}
+
+
+def _ours(op) -> bool:
+    rule = lookup(op.domain, op.op_type)
+    return rule is not None and rule.infer.__module__ in FAMILIES
+
+
+def _shape(value):
+    if isinstance(value, onnx.TensorProto):
+        return tuple(value.dims)
+    return tuple(np.asarray(value).shape) if isinstance(value, (np.ndarray, np.generic)) else None
+
+
+def _cases():
+    from onnx.backend.test.case import node
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        collected = node.collect_testcases(None)
+    cases = []
+    for case in collected:
+        if case.model is None or not case.data_sets or not all(_ours(n) for n in case.model.graph.node):
+            continue
+        inputs, outputs = case.data_sets[0]
+        expected = [_shape(o) for o in outputs]
+        if None not in expected:
+            cases.append(pytest.param(case.model, list(inputs), expected, id=case.name))
+    return cases
+
+
+CASES = _cases()
+
+
+def _with_constant_inputs(model, inputs):
+    """Integer inputs (and any tiny one: scales, scalars) become initializers."""
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    kept = []
+    for vi, value in zip(list(out.graph.input), inputs):
+        value = np.asarray(value) if isinstance(value, (np.ndarray, np.generic)) else None
+        if value is not None and value.dtype.kind not in "OUS" and (
+                value.size <= 8 or value.dtype.kind in "iub" and value.size <= 4096):
+            out.graph.initializer.append(numpy_helper.from_array(value, vi.name))
+        else:
+            kept.append(vi)
+    del out.graph.input[:]
+    out.graph.input.extend(kept)
+    return out
+
+
+def test_the_families_have_node_cases():
+    assert len(CASES) > 300
+
+
+@pytest.mark.parametrize("model,inputs,expected", CASES)
+def test_onnx_node_cases(model, inputs, expected):
+    for outcome, truth in zip(inspect_model(model).outputs, expected):
+        if outcome.shape is not None:
+            assert len(outcome.shape) == len(truth)
+            assert all(d is None or d == t for d, t in zip(outcome.shape, truth)), (outcome.shape, truth)
+    report = inspect_model(_with_constant_inputs(model, inputs))
+    data_dependent = any(n.op_type in DATA_DEPENDENT for n in report.nodes)
+    for outcome, truth in zip(report.outputs, expected):
+        assert outcome.shape is not None, f"{outcome.name}: no shape, reference {truth}"
+        if data_dependent:
+            assert all(d is None or d == t for d, t in zip(outcome.shape, truth)), (outcome.shape, truth)
+        else:
+            assert tuple(outcome.shape) == truth
