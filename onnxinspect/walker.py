@@ -22,15 +22,16 @@ from .dims import Dim, is_int, prod, sym
 from .dtypes import INTEGER_TYPES, dtype_name
 from .errors import GraphError, InspectError
 from .functions import function_rule, index_functions
-from .graph import build_graph
+from .graph import MAX_NESTING, build_graph
 from .ops.registry import lookup
 from .payload import is_elided
 from .report import NodeReport
 from .tensors import FOLD_LIMIT, TensorInfo
 
 # If/Loop/Scan bodies and function calls nest at most this deep: a clear error
-# beyond it instead of Python's RecursionError.
-MAX_DEPTH = 64
+# beyond it instead of Python's RecursionError.  One limit for both checks: graph.py
+# guards the nesting of the protobuf, the walker the expansion (recursive functions).
+MAX_DEPTH = MAX_NESTING
 
 
 @dataclass
