@@ -9,6 +9,7 @@ arithmetic (``Shape -> Gather -> Mul -> Concat``) reaches Reshape as numbers or 
 
 from __future__ import annotations
 
+import functools
 import operator
 
 import numpy as np
@@ -21,6 +22,7 @@ from ..dtypes import FLOAT_TYPES, dtype_code, dtype_name
 from .common import as_dim, broadcast, tidy
 from .registry import register
 
+_VARIADIC = {"Max", "Min", "Sum"}
 _COMPARE = {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor", "Not",
             "IsNaN", "IsInf"}
 
@@ -36,7 +38,9 @@ def _fold(op_type: str, values, dtype):
         if fn is None:
             return None
         with np.errstate(all="ignore"):
-            out = fn(*values)
+            # Variadic Max/Min/Sum fold pairwise (a third positional argument of
+            # np.maximum would be its output buffer).
+            out = functools.reduce(fn, values) if op_type in _VARIADIC else fn(*values)
         return np.asarray(out).astype(_numpy_dtype(dtype, np.asarray(out).dtype))
     except (TypeError, ValueError, ArithmeticError):
         return None
@@ -93,7 +97,7 @@ _NUMERIC = {
     "Greater": np.greater, "LessOrEqual": np.less_equal, "GreaterOrEqual": np.greater_equal,
     "And": np.logical_and, "Or": np.logical_or, "Xor": np.logical_xor, "Not": np.logical_not,
     "Neg": np.negative, "Abs": np.abs, "Floor": np.floor, "Ceil": np.ceil, "Sqrt": np.sqrt,
-    "Sum": lambda *v: sum(v[1:], v[0]), "Relu": lambda x: np.maximum(x, 0),
+    "Sum": np.add, "Relu": lambda x: np.maximum(x, 0),
     "Sign": np.sign, "Reciprocal": np.reciprocal, "Exp": np.exp, "Log": np.log,
     "Round": np.round,
 }

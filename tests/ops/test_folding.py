@@ -189,3 +189,14 @@ def test_folded_shape_of_a_constant_weight_is_not_a_parameter():
                   [("x", F, ["N", 3])], [weight, const("s", [3, 8])])
     report = check(model, {"N": 2})
     assert report.totals.unique_params == 24
+
+
+def test_variadic_max_of_shapes_folds_without_touching_its_inputs():
+    model = build([N("Shape", ["a"], ["sa"]), N("Shape", ["b"], ["sb"]), N("Shape", ["c"], ["sc"]),
+                   N("Max", ["sa", "sb", "sc"], ["m"]), N("Sum", ["sa", "sb", "sc"], ["s"]),
+                   N("Expand", ["a", "m"], ["y"])],
+                  [("a", F, [1, 4, 1]), ("b", F, [3, 1, 1]), ("c", F, [1, 1, 5])], outputs=["y", "s"])
+    report = check(model)
+    ours = {t.name: t for node in report.nodes for t in node.outputs if t.name}
+    assert ours["y"].shape == (3, 4, 5)
+    _assert_folded_values_match(model, ours, {})
