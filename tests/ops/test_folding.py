@@ -193,7 +193,7 @@ def test_folded_shape_of_a_constant_weight_is_not_a_parameter():
 
 def test_variadic_max_of_shapes_folds_without_touching_its_inputs():
     model = build([N("Shape", ["a"], ["sa"]), N("Shape", ["b"], ["sb"]), N("Shape", ["c"], ["sc"]),
-                   N("Max", ["sa", "sb", "sc"], ["m"]), N("Sum", ["sa", "sb", "sc"], ["s"]),
+                   N("Max", ["sa", "sb", "sc"], ["m"]), N("Min", ["sa", "sb", "sc"], ["s"]),
                    N("Expand", ["a", "m"], ["y"])],
                   [("a", F, [1, 4, 1]), ("b", F, [3, 1, 1]), ("c", F, [1, 1, 5])], outputs=["y", "s"])
     report = check(model)
