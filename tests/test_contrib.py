@@ -204,3 +204,25 @@ def test_unknown_contrib_op_is_a_warning_with_null_outputs(tmp_path):
     node = json.loads(result.stdout)["nodes"][0]
     assert node["outputs"][0]["shape"] is None and node["flops"] is None
     assert json.loads(result.stdout)["totals"]["unknown_ops"] == ["NoSuchFusedThing"]
+
+
+def test_nhwc_conv_is_the_transposed_nchw_conv():
+    """No CPU kernel for NhwcConv: the truth is onnxruntime's Conv on the NCHW layout."""
+    attrs = dict(strides=[2, 2], pads=[1, 0, 1, 0])
+    w = weight("W", (6, 4, 3, 3))
+    nhwc = inspect_model(contrib_model("NhwcConv", [("x", F, [1, 9, 11, 4]), "W"], ["y"], [w], **attrs))
+    nchw = contrib_model("Conv", [("x", F, [1, 4, 9, 11]), "W"], ["y"], [w], domain="", **attrs)
+    n, c, h, wd = ort_shapes(nchw, random_feeds(nchw, {"x": (1, 4, 9, 11)}))["y"]
+    node = nhwc.node("node")
+    assert tuple(node.outputs[0].shape) == (n, h, wd, c)
+    assert node.params == 6 * 4 * 9 and node.flops == inspect_model(nchw).node("node").flops
+
+
+def test_rotary_embedding_caches_are_not_parameters():
+    b, s, heads, h, max_len = 2, 5, 2, 8, 16
+    i64 = TensorProto.INT64
+    model = contrib_model("RotaryEmbedding", [("x", F, [b, s, heads * h]), ("pos", i64, [b, s]), "cos", "sin"],
+                          ["y"], [weight("cos", (max_len, h // 2)), weight("sin", (max_len, h // 2))],
+                          num_heads=heads)
+    node = check_against_ort(model).node("node")
+    assert node.params == 0 and node.flops == 3 * b * s * heads * h

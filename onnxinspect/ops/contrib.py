@@ -160,6 +160,15 @@ def qlinear_conv_ms(ctx: NodeContext) -> None:
         qlinear_conv(ctx)
 
 
+@register("RotaryEmbedding", domain=MS, meta_inputs=(1, 2, 3))
+def rotary_embedding(ctx: NodeContext) -> None:
+    """Rotates pairs of the input by position: 3 FLOPs per element (x·cos + rot(x)·sin).
+    The cos / sin caches are precomputed tables, not learned weights: meta inputs."""
+    x = ctx.shape(0)
+    ctx.set_output(0, x)
+    ctx.set_cost(macs=0, flops=mul(3, prod(x)))
+
+
 @register("Attention", domain=MS, meta_inputs=(3, 6))
 def attention(ctx: NodeContext) -> None:
     x, w = ctx.shape(0), ctx.shape(1)
