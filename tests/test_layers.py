@@ -142,3 +142,28 @@ def test_unet_layer_outputs_match_onnxruntime():
     actual = ort_shapes(model, random_feeds(model, {name: (1, 96, 96, 1)}))
     for row in group_layers(report):
         assert row.output.shape == actual[row.output.name], row.name
+
+
+@needs_unet
+def test_cli_layer_view_in_every_format():
+    import csv
+    import io
+    import json
+
+    from click.testing import CliRunner
+
+    from onnxinspect.cli import main
+
+    expected = _unet_layers()
+    run = lambda *args: CliRunner().invoke(main, [UNET, "--by", "layer", *args]).output  # noqa: E731
+    data = json.loads(run("--format", "json"))
+    assert [(r["name"], r["params"]) for r in data["layers"]] == expected
+    assert sum(r["params"] for r in data["layers"]) == data["totals"]["params"]
+    assert len(data["nodes"]) == sum(len(r["nodes"]) for r in data["layers"])
+    rows = list(csv.DictReader(io.StringIO(run("--format", "csv"))))
+    assert [(r["layer"], int(r["params"])) for r in rows] == expected
+    table = run().splitlines()
+    assert table[0].split()[:3] == ["Layer", "Ops", "Output"]
+    assert [line.split()[0] for line in table[2:2 + len(expected)]] == [name for name, _ in expected]
+    markdown = run("--format", "markdown")
+    assert f"| conv2d_2 | Conv, Relu | (N, 64, 48, 48) | {18_496:,} |" in markdown

@@ -9,7 +9,9 @@ from .rows import HEADER, RIGHT, io_line, node_row
 from .summary import flops_line, format_bytes, memory_lines
 
 
-def _grid(header: List[str], rows: List[List[str]], right: set) -> List[str]:
+def grid(header: List[str], rows: List[List[str]], right: set) -> List[str]:
+    """Aligned columns between rules (``right``: right-aligned column indices); shared
+    with the layer view."""
     widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
 
     def line(cells):
@@ -67,6 +69,6 @@ def nested_rows(nodes, depth: int = 0) -> List[List[str]]:
 
 def render_table(report) -> str:
     rows = nested_rows(report.nodes)
-    lines = _grid(HEADER, rows, right=RIGHT)
+    lines = grid(HEADER, rows, right=RIGHT)
     lines += footer_lines(report)
     return "\n".join(lines)
