@@ -2,7 +2,9 @@
 and the random generators.
 
 Constant and generator outputs are weights when a data slot consumes them; the
-``light`` models in the onnx wheel build every weight with ConstantOfShape.
+``light`` models in the onnx wheel build every weight with ConstantOfShape.  Shape,
+Size and the ``*Like`` generators read only their input's shape, so reading a weight
+through them does not count it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from onnx import numpy_helper
 from ..context import NodeContext, ShapeError, Unknown
 from ..dims import prod
 from ..dtypes import dtype_name
+from ..tensors import FOLD_LIMIT
 from .common import dims_from_value
 from .registry import register
 
@@ -24,7 +27,7 @@ def constant(ctx: NodeContext) -> None:
         if name == "value":
             tensor = attr.t
             shape = tuple(int(d) for d in tensor.dims)
-            value = numpy_helper.to_array(tensor) if prod(shape) <= 4096 and tensor.data_location != 1 else None
+            value = numpy_helper.to_array(tensor) if prod(shape) <= FOLD_LIMIT and tensor.data_location != 1 else None
             ctx.set_output(0, shape, dtype_name(tensor.data_type), value)
         elif name == "sparse_value":
             ctx.set_output(0, tuple(int(d) for d in attr.sparse_tensor.dims),
@@ -61,7 +64,7 @@ def constant_of_shape(ctx: NodeContext) -> None:
     fill = ctx.attr("value", None)
     fill_value = numpy_helper.to_array(fill).reshape(-1)[0] if fill is not None else np.float32(0)
     size = prod(dims)
-    if isinstance(size, int) and size <= 4096:
+    if isinstance(size, int) and size <= FOLD_LIMIT:
         value = np.full(tuple(dims), fill_value)
     ctx.set_output(0, dims, _fill_dtype(ctx), value)
     ctx.set_cost(flops=0)
@@ -79,21 +82,22 @@ def random_fill(ctx: NodeContext) -> None:
     ctx.set_cost(flops=0)
 
 
-@register("RandomNormalLike", "RandomUniformLike", "Bernoulli")
+@register("RandomNormalLike", "RandomUniformLike", meta_inputs=(0,))
+@register("Bernoulli")  # reads its input's probabilities
 def random_like(ctx: NodeContext) -> None:
     dtype = dtype_name(ctx.attr("dtype", 0)) or ctx.dtype(0)
     ctx.set_output(0, ctx.shape_or_none(0), dtype)
     ctx.set_cost(flops=0)
 
 
-@register("EyeLike")
+@register("EyeLike", meta_inputs=(0,))
 def eye_like(ctx: NodeContext) -> None:
     dtype = dtype_name(ctx.attr("dtype", 0)) or ctx.dtype(0)
     ctx.set_output(0, ctx.shape(0), dtype)
     ctx.set_cost(flops=0)
 
 
-@register("Shape")
+@register("Shape", meta_inputs=(0,))
 def shape_of(ctx: NodeContext) -> None:
     shape = ctx.shape(0)
     rank = len(shape)
@@ -110,7 +114,7 @@ def shape_of(ctx: NodeContext) -> None:
     ctx.set_cost(flops=0)
 
 
-@register("Size")
+@register("Size", meta_inputs=(0,))
 def size_of(ctx: NodeContext) -> None:
     size = prod(ctx.shape(0))
     value = None

@@ -4,7 +4,8 @@ Cost convention: one FLOP per output element for every arithmetic element-wise o
 (an activation counts as one), ``n - 1`` per element for n-ary Sum/Max/Min/Mean,
 three per element for the Softmax family (exp, sum, divide), none for data movement
 (Identity, Cast, Dropout at inference).  Small integer values are folded so shape
-arithmetic (``Shape -> Gather -> Mul -> Concat``) reaches Reshape as numbers or symbols.
+arithmetic (``Shape -> Gather -> Mul -> Concat``) reaches Reshape as numbers or symbols;
+a folded node costs nothing per inference (runtimes evaluate it once, at load time).
 """
 
 from __future__ import annotations
@@ -120,6 +121,15 @@ _SYMBOLIC = {
 _SYMBOLIC_UNARY = {"Floor": lambda a: a, "Ceil": lambda a: a, "Round": lambda a: a, "Neg": operator.neg}
 
 
+def _cost(ctx: NodeContext, shape, per_element: int = 1) -> None:
+    """``per_element`` FLOPs per output element; none when the value was folded (shape
+    arithmetic, constant expressions: computed once when the model loads)."""
+    if shape is None:
+        return
+    folded = ctx.outputs[0] is not None and ctx.outputs[0].value is not None
+    ctx.set_cost(flops=0 if folded else mul(per_element, prod(shape)))
+
+
 @register("Add", "Sub", "Mul", "Div", "Pow", "Mod", "BitShift", "BitwiseAnd", "BitwiseOr",
           "BitwiseXor", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or",
           "Xor", "Max", "Min", "Sum", "Mean")
@@ -129,9 +139,8 @@ def broadcasting(ctx: NodeContext) -> None:
     dtype = "bool" if ctx.op_type in _COMPARE else ctx.dtype(0)
     value = _fold(ctx.op_type, [ctx.value(i) for i in range(ctx.n_inputs)], dtype)
     ctx.set_output(0, shape, dtype, value)
+    _cost(ctx, shape, max(len(shapes) - 1, 1))
     if shape is not None:
-        per_element = max(len(shapes) - 1, 1)
-        ctx.set_cost(flops=mul(per_element, prod(shape)))
         if ctx.explaining:
             ctx.explain("shape", f"broadcast {' , '.join(format_shape(s) for s in shapes)} -> "
                                  f"{format_shape(shape)}")
@@ -154,7 +163,7 @@ def where(ctx: NodeContext) -> None:
     if cond is not None and x is not None and y is not None:
         value = tidy(np.where(cond.astype(bool), x, y))
     ctx.set_output(0, shape, ctx.dtype(1), value)
-    ctx.set_cost(flops=prod(shape) if shape is not None else None)
+    _cost(ctx, shape)
 
 
 _ACTIVATIONS = (
@@ -171,8 +180,7 @@ def unary(ctx: NodeContext) -> None:
     shape = ctx.shape_or_none(0)
     dtype = "bool" if ctx.op_type in _COMPARE else ctx.dtype(0)
     ctx.set_output(0, shape, dtype, _fold(ctx.op_type, [ctx.value(0)], dtype))
-    if shape is not None:
-        ctx.set_cost(flops=prod(shape))
+    _cost(ctx, shape)
 
 
 @register("Clip", meta_inputs=(1, 2))

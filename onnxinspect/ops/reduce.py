@@ -4,6 +4,7 @@ FLOPs convention: one per *input* element for every reduction (each element is
 accumulated or compared once; the final divide of ReduceMean and the square/exp of
 ReduceSumSquare/ReduceLogSumExp are not counted separately), for ArgMax/ArgMin,
 for TopK (one selection pass) and for CumSum / CumProd (one add or multiply per element).
+A folded reduction (``numel = ReduceProd(Shape(x))``) is shape arithmetic and costs 0.
 Axes / K / CumSum's axis are meta inputs.
 """
 
@@ -45,7 +46,8 @@ def reduce_op(ctx: NodeContext) -> None:
     axes = normalize_axes(axes, len(x))
     out = reduced_shape(x, axes, keepdims)
     ctx.set_output(0, out, value=_fold(ctx, axes, keepdims, out))
-    ctx.set_cost(flops=prod(x))
+    folded = ctx.outputs[0] is not None and ctx.outputs[0].value is not None
+    ctx.set_cost(flops=0 if folded else prod(x))
     if ctx.explaining:
         ctx.explain("shape", f"{format_shape(x)} reduced over axes {sorted(axes)}"
                              f"{' (kept as 1)' if keepdims else ''} → {format_shape(out)}")

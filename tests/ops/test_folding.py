@@ -6,7 +6,10 @@ folded values lead to (Reshape, Expand, Resize, Slice, ConstantOfShape, Range ta
 must equal ORT's actual shape.  The int64 constants of these subgraphs are never
 parameters."""
 
+import os
+
 import numpy as np
+import onnx
 import pytest
 from onnx import helper, numpy_helper
 
@@ -200,3 +203,22 @@ def test_variadic_max_of_shapes_folds_without_touching_its_inputs():
     ours = {t.name: t for node in report.nodes for t in node.outputs if t.name}
     assert ours["y"].shape == (3, 4, 5)
     _assert_folded_values_match(model, ours, {})
+
+
+KERAS_MHA = os.path.join(os.path.dirname(__file__), "data", "keras_mha_dynamic.onnx")
+
+
+def test_a_real_tf2onnx_export_stays_symbolic_and_matches_ort():
+    """Keras MultiHeadAttention + LayerNorm + Reshape(-1) + UpSampling1D, batch and sequence
+    dynamic (see data/make_keras_mha_dynamic.py): every tensor symbolic, equal to ORT's
+    shapes at two sizes; parameters = Keras's 1,691 plus the scalar constants (attention
+    scale, LayerNorm epsilon) the exporter writes as initializers."""
+    model = onnx.load(KERAS_MHA)
+    batch, seq = (d.dim_param for d in model.graph.input[0].type.tensor_type.shape.dim[:2])
+    report = None
+    for b, s in ((1, 3), (4, 7)):
+        report = check(model, {batch: b, seq: s}, onnx_truth=False)
+    assert all(t.shape is not None for n in report.nodes for t in n.outputs)
+    assert [str(d) for d in report.outputs[1].shape] == [batch, f"2*{seq}", "32"]
+    scalars = sum(1 for t in model.graph.initializer if not t.dims and t.data_type == onnx.TensorProto.FLOAT)
+    assert report.totals.unique_params == 1691 + scalars
