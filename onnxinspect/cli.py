@@ -14,7 +14,7 @@ from typing import Dict, List, Tuple
 
 import click
 
-from .errors import InspectError, UsageError
+from .errors import InspectError, UsageError, one_line
 
 CONFLICT_EXIT = 3   # --check found a real conflict with onnx.shape_inference
 
@@ -133,7 +133,7 @@ def inspect_command(model, fmt, input_specs, dim_specs, explain, by, check):
         dims = dict(parse_dim_spec(s) for s in dim_specs)
         report = inspect_model(model, inputs=inputs, dims=dims, explain=explain)
         for warning in report.warnings:
-            click.echo(f"onnxinspect: warning: {warning}", err=True)
+            click.echo(f"onnxinspect: warning: {one_line(warning)}", err=True)
         text = render_report(report, fmt, by=by, explain=explain)
         result = _check(report, model, fmt, text) if check else None
     click.echo(text if result is None else result[0])

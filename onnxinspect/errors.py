@@ -21,7 +21,15 @@ class InspectError(Exception):
 
     @property
     def message(self) -> str:
-        return f"{self.path}: {self.reason}" if self.path else self.reason
+        return one_line(f"{self.path}: {self.reason}" if self.path else self.reason)
+
+
+def one_line(text: str) -> str:
+    """``text`` with newlines and other control characters escaped: names inside a
+    hostile model must not break the one-line-per-message contract."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class ModelLoadError(InspectError):

@@ -9,6 +9,7 @@ countable (no negative dims, fewer than 2**63 elements) and subgraphs nest at mo
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Sequence
 
@@ -47,13 +48,16 @@ def build_graph(graph: onnx.GraphProto, path: Optional[str] = None,
         check_shape(f"sparse initializer {sparse.values.name!r}", tuple(sparse.dims), path)
         initializers.setdefault(sparse.values.name, sparse.values)
     inputs = [vi for vi in graph.input if vi.name not in initializers]
-    _check_unique("graph input", [vi.name for vi in inputs], path)
+    input_names = [vi.name for vi in inputs]
+    _check_unique("graph input", input_names, path)
     known = set(outer_names)
     known.update(initializers)
-    known.update(vi.name for vi in inputs)
+    known.update(input_names)
 
     producer: Dict[str, int] = {}
     for index, node in enumerate(nodes):
+        if type(node.op_type) is not str or type(node.name) is not str or type(node.domain) is not str:
+            raise GraphError(f"node #{index} has a name, op_type or domain that is not valid UTF-8", path)
         for name in node.output:
             if not name:
                 continue
@@ -62,11 +66,12 @@ def build_graph(graph: onnx.GraphProto, path: Optional[str] = None,
                 raise GraphError(
                     f"tensor {name!r} is produced twice, by nodes "
                     f"{_label(other, producer[name])} and {_label(node, index)}", path)
-            if name in initializers or any(vi.name == name for vi in inputs):
+            if name in initializers or name in input_names:
                 raise GraphError(
                     f"node {_label(node, index)} overwrites graph input or initializer {name!r}", path)
             producer[name] = index
 
+    _check_text("tensor name", itertools.chain(known, producer, (vi.name for vi in graph.output)), path)
     digraph = nx.DiGraph()
     digraph.add_nodes_from(range(len(nodes)))
     edges = []
@@ -113,6 +118,13 @@ def check_shape(what: str, shape, path: Optional[str] = None) -> None:
         if count > MAX_ELEMENTS:
             raise GraphError(f"{what} has more elements than an int64 can count "
                              f"(dims {list(shape)})", path)
+
+
+def _check_text(what: str, names: Iterable, path: Optional[str]) -> None:
+    """protobuf hands back invalid UTF-8 strings as bytes: refuse them here, once."""
+    for name in names:
+        if type(name) is not str:
+            raise GraphError(f"{what} {name!r} is not valid UTF-8", path)
 
 
 def _check_unique(what: str, names: List[str], path: Optional[str]) -> None:

@@ -109,6 +109,10 @@ def _short(exc: Exception) -> str:
 
 def _validate(loaded: LoadedModel) -> None:
     model, path = loaded.model, loaded.path
+    texts = [model.producer_name, model.producer_version, model.domain, model.graph.name]
+    texts += [op.domain for op in model.opset_import]
+    if any(type(text) is not str for text in texts):
+        raise ModelLoadError("not valid UTF-8 in the producer, domain or graph name", path)
     if not model.HasField("graph"):
         raise ModelLoadError("not an ONNX model (no graph)", path)
     if model.ir_version <= 0:
