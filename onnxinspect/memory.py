@@ -7,7 +7,8 @@ Semantics (a model of a simple executor, not of any runtime's arena):
   activations: they are counted once in the totals' parameter bytes.
 - Nodes run in the report's topological order.  A node's outputs are allocated when it
   runs; a tensor is freed right after its last consumer has run (a subgraph's read of an
-  outer tensor counts as a read by the If/Loop/Scan node).  Graph inputs are live from
+  outer tensor counts as a read by the If/Loop/Scan node, whose body temporaries are not
+  modelled: only its outputs are counted).  Graph inputs are live from
   the start until their last use, graph outputs until the end.  While a node runs its
   inputs and outputs are live together (no in-place reuse).
 - Sizes are symbolic when the batch is: the peak is exact when one step's live bytes

@@ -152,3 +152,25 @@ def test_json_explain_carries_the_same_formulas(tmp_path):
     conv = next(n for n in data["nodes"] if n["name"] == "conv1")
     params = [e["text"] for e in conv["explain"] if e["kind"] == "params"]
     assert [checked_equation(t) for t in params] == [(3 * 3 * 1 + 1) * 8]
+
+
+def test_branch_bodies_are_explained_under_their_node(tmp_path):
+    from onnx import TensorProto, helper
+
+    from truth import make_model
+
+    F = TensorProto.FLOAT
+    then_branch = helper.make_graph([helper.make_node("Add", ["a", "a"], ["t"], name="twice")], "then", [],
+                                    [helper.make_tensor_value_info("t", F, None)])
+    else_branch = helper.make_graph([helper.make_node("Neg", ["a"], ["e"], name="neg")], "else", [],
+                                    [helper.make_tensor_value_info("e", F, None)])
+    nodes = [helper.make_node("Relu", ["x"], ["a"], name="a"),
+             helper.make_node("If", ["cond"], ["i"], name="if", then_branch=then_branch, else_branch=else_branch)]
+    path = tmp_path / "if.onnx"
+    onnx.save(make_model(nodes, [("x", F, [1, 4, 8, 8]), ("cond", TensorProto.BOOL, [])], [("i", F, None)]), path)
+    lines = _explain(path).split("How the numbers are derived", 1)[1].splitlines()
+    then_at, else_at = lines.index("  [then_branch]"), lines.index("  [else_branch]")
+    owner = [line for line in lines[:then_at] if line.startswith("#")][-1]
+    assert re.match(r"#1\s+if\s+If → \(1, 4, 8, 8\)", owner)
+    assert re.match(rf" {{4}}#0\s+twice\s+Add → \(1, 4, 8, 8\)\s+{4 * 8 * 8} FLOPs", lines[then_at + 1])
+    assert re.match(rf" {{4}}#0\s+neg\s+Neg → \(1, 4, 8, 8\)\s+{4 * 8 * 8} FLOPs", lines[else_at + 1])

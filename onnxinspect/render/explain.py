@@ -45,9 +45,19 @@ def _summary(node, markdown: bool) -> str:
 
 
 def _node(node, markdown: bool, indent: str) -> List[str]:
+    """The node's summary and formulas, then those of its If/Loop/Scan bodies, indented."""
     if markdown:
-        return [_summary(node, True)] + [f"- {kind}: `{text}`" for kind, text in node.explanations] + [""]
-    return [indent + _summary(node, False)] + [f"{indent}    {kind:<6}  {text}" for kind, text in node.explanations]
+        lines = [_summary(node, True)] + [f"- {kind}: `{text}`" for kind, text in node.explanations] + [""]
+    else:
+        lines = [indent + _summary(node, False)]
+        lines += [f"{indent}    {kind:<6}  {text}" for kind, text in node.explanations]
+    for name, body in node.subgraphs.items():
+        lines.append(f"*{_md(name)} of #{node.index}:*" if markdown else f"{indent}  [{name}]")
+        if markdown:
+            lines.append("")
+        for inner in body:
+            lines += _node(inner, markdown, indent + "    ")
+    return lines
 
 
 def _memory(report, markdown: bool) -> List[str]:
