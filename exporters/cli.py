@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import time
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Sequence, Tuple
 
 import click
 
@@ -49,7 +49,7 @@ def progress():
     from rich.console import Console
 
     stream = os.fdopen(os.dup(2), "w")
-    console = Console(file=stream, stderr=True)
+    console = Console(file=stream, stderr=True, highlight=False)
     state = {"text": None, "start": time.monotonic()}
 
     def finish():
@@ -108,8 +108,7 @@ def export(source, output, opset, seed, save_keras):
 
     try:
         with progress() as step:
-            step("Importing TensorFlow and converting")
-            exported = run_export(source, output, opset, seed)
+            exported = run_export(source, output, opset, seed, step)
             if save_keras:
                 exported.keras_model.save(save_keras)
         report = inspect_model(output)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional
 
 import numpy as np
 
@@ -48,6 +48,9 @@ class Exported:
 def load_keras(source: str, seed: Optional[int] = None):
     """``"unet"`` -> the seed article's U-Net (seeded, ``seed`` defaults to 0); otherwise a
     ``.keras`` / ``.h5`` file or a SavedModel directory, weights kept unless ``seed`` is given."""
+    if source != "unet" and not os.path.exists(source):  # before the slow TensorFlow import
+        raise ExportError(f"{source}: no such file or directory (expected 'unet', a .keras/.h5 file "
+                          "or a SavedModel directory)")
     tf = import_tensorflow()
     import keras
 
@@ -58,9 +61,6 @@ def load_keras(source: str, seed: Optional[int] = None):
         model = build_unet()
         randomize_weights(model, 0 if seed is None else seed)
         return model
-    if not os.path.exists(source):
-        raise ExportError(f"{source}: no such file or directory (expected 'unet', a .keras/.h5 file "
-                          "or a SavedModel directory)")
     try:
         with captured_fd2():
             if os.path.isdir(source):
@@ -209,14 +209,20 @@ def _name_batch_dim(proto) -> None:
 
 
 def export(source: str = "unet", output: Optional[str] = None, opset: int = DEFAULT_OPSET,
-           seed: Optional[int] = None) -> Exported:
-    """Load or build the Keras model, convert it, and save it to ``output`` if given."""
-    model = load_keras(source, seed)
-    proto = to_onnx(model, opset)
+           seed: Optional[int] = None, on_step: Callable[[str], None] = lambda text: None) -> Exported:
+    """Load or build the Keras model, convert it, and save it to ``output`` if given.
+    ``on_step`` is told when each slow step starts (the CLI's spinner)."""
     if output:
         directory = os.path.dirname(os.path.abspath(output))
         if not os.path.isdir(directory):
             raise ExportError(f"{output}: directory {directory} does not exist")
+    on_step("Importing TensorFlow")
+    import_tensorflow()
+    on_step("Building the U-Net" if source == "unet" else f"Loading {source}")
+    model = load_keras(source, seed)
+    on_step(f"Converting to ONNX (tf2onnx, opset {opset})")
+    proto = to_onnx(model, opset)
+    if output:
         with open(output, "wb") as handle:
             handle.write(proto.SerializeToString())
     used_seed = (0 if seed is None else seed) if source == "unet" else seed

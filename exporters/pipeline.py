@@ -73,22 +73,10 @@ def export_and_verify(source: str, output: str, opset: int = DEFAULT_OPSET, seed
                       on_step=lambda text: None) -> PipelineResult:
     from onnxinspect.api import inspect_model
 
-    on_step("Importing TensorFlow")
-    from .quiet import import_tensorflow
-
-    import_tensorflow()
-    on_step(f"Building {source}" if source == "unet" else f"Loading {source}")
-    from .keras_export import load_keras, to_onnx
-
-    model = load_keras(source, seed)
-    on_step(f"Converting to ONNX (tf2onnx, opset {opset})")
-    proto = to_onnx(model, opset)
-    with open(output, "wb") as handle:
-        handle.write(proto.SerializeToString())
-    exported = Exported(model, proto, source, (0 if seed is None else seed) if source == "unet" else seed,
-                        opset)
+    exported = export(source, output, opset, seed, on_step)
     on_step("Inspecting the ONNX graph")
     report = inspect_model(output)
+    model = exported.keras_model
     verification = verify_keras(output, model, batches, device, atol, rtol, on_step)
     on_step("Reconciling layers")
     return PipelineResult(exported, output, report, verification, reconcile(model, report))

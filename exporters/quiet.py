@@ -34,7 +34,7 @@ def import_tensorflow():
     try:
         with captured_fd2():
             import tensorflow as tf
-            import keras  # noqa: F401  (Keras 3 registers its backend on import)
+            import keras  # noqa: F401  (imported here so its own import-time chatter is captured too)
     except ImportError as error:
         raise InspectError(f"TensorFlow/Keras is needed for this command ({error}); "
                            "install it with: pip install 'onnxinspect[export]'") from None
