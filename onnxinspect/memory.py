@@ -114,7 +114,7 @@ def analyse(report) -> Memory:
         memory.known_peak_bytes = peak if exact else best_value
         memory.peak_index = nodes[best].index
         memory.peak_node = nodes[best].name or f"{nodes[best].op_type}_{nodes[best].index}"
-        memory.live_at_peak = best_live
+        memory.live_at_peak = best_live if exact else [(n, _at(size, ones)) for n, size in best_live]
     if not unknown:
         memory.peak_bytes = memory.known_peak_bytes
     return memory
@@ -173,13 +173,17 @@ class _Live:
         elif isinstance(size, Expr):
             for mono, coeff in size.terms:
                 self.terms[mono] = self.terms.get(mono, 0) + sign * coeff
-            self.at_ones += sign * size.subs(self.ones)
+            self.at_ones += sign * _at(size, self.ones)
         else:
             self.terms[()] = self.terms.get((), 0) + sign * size
             self.at_ones += sign * size
 
     def total(self) -> Dim:
         return None if self.unknown else Expr(self.terms)._normal()
+
+
+def _at(size: Dim, bindings: Mapping[str, int]) -> Dim:
+    return size.subs(bindings) if isinstance(size, Expr) else size
 
 
 def _dominates(a: dict, b: dict) -> bool:

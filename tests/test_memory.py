@@ -126,6 +126,7 @@ def test_undecidable_symbolic_peak_is_evaluated_per_sample():
     report = inspect_model(model)
     assert report.memory.evaluated_at == {"N": 1}
     assert _peak(report) == (1024 + 16000, "z2")
+    assert sorted(report.memory.live_at_peak) == [("x", 1024), ("z", 8000), ("z2", 8000)]  # at N=1 too
     assert _peak(inspect_model(model, dims={"N": 100})) == (2048 * 100 + 8000, "a")
 
 
