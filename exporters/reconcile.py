@@ -174,7 +174,8 @@ def _explain(layer, row: LayerMatch, by_name: Dict[str, LayerMatch]) -> None:
         return
     zero_bias = _zero_bias_size(layer)
     if zero_bias and row.keras_params - row.onnx_params == zero_bias:
-        row.notes.append(f"bias is all zeros: tf2onnx removed it ({zero_bias:,} params)")
+        row.notes.append(f"bias is all zeros: tf2onnx removed it ({zero_bias:,} params; "
+                         "--seed randomises every weight)")
         return
     if any("absorbed" in note for note in row.notes):
         return  # explained by the BatchNormalization that follows
@@ -218,11 +219,14 @@ def _producer(layer) -> Optional[str]:
 
 
 def _zero_bias_size(layer) -> int:
-    bias = getattr(layer, "bias", None)
-    if bias is None:
-        return 0
-    value = np.asarray(bias)
-    return int(value.size) if value.size and not value.any() else 0
+    """Values in the layer's all-zero vectors (biases; any rank-1 weight, so a wrapped
+    SavedModel's are found too): tf2onnx's optimiser removes an Add of zeros."""
+    total = 0
+    for weight in layer.weights:
+        value = np.asarray(weight)
+        if value.ndim == 1 and value.size and not value.any():
+            total += int(value.size)
+    return total
 
 
 def _keras_shape(layer) -> Optional[tuple]:
