@@ -24,22 +24,33 @@ def slice_length(dim: Dim, start: Dim, end: Dim, step: int) -> Dim:
     """Elements that ``x[start:end:step]`` keeps from an axis of size ``dim``.
 
     Integer dims follow numpy/ONNX clamping exactly.  For a symbolic dim the bounds are
-    taken to lie inside the axis (``x[:, 1:]`` of ``N`` is ``N - 1``).
+    taken to lie inside the axis (``x[:, 1:]`` of ``N`` is ``N - 1``, ``x[:, :3]`` is 3);
+    a count that shrinks as the dim grows (``x[-2:3]``) is unknown.
     """
     if step == 0:
         raise ShapeError("slice step cannot be 0")
     if is_int(dim) and is_int(start) and is_int(end):
-        return len(range(*slice(max(min(start, 2 ** 62), -2 ** 62), max(min(end, 2 ** 62), -2 ** 62),
-                                step).indices(dim)))
+        # The spec's clamping (not Python's: a start below the axis with a negative step
+        # clamps to 0 and still takes element 0).
+        start, end = (b + dim if b < 0 else b for b in (start, end))
+        if step > 0:
+            start, end = min(max(start, 0), dim), min(max(end, 0), dim)
+        else:
+            start, end = min(max(start, 0), dim - 1), min(max(end, -1), dim - 1)
+        return max(0, -((start - end) // step))
     if dim is None or start is None or end is None:
         return None
     if step > 0:
-        begin = _position(dim, start, past_end=dim)
+        first = _position(dim, start, past_end=dim)
         stop = _position(dim, end, past_end=dim, before_start=0)
-        return ceildiv(sub(stop, begin), step)
-    begin = _position(dim, start, past_end=sub(dim, 1))
-    stop = _position(dim, end, past_end=sub(dim, 1), before_start=-1)
-    return ceildiv(sub(begin, stop), -step)
+    else:
+        first = _position(dim, start, past_end=sub(dim, 1))
+        stop = _position(dim, end, past_end=sub(dim, 1), before_start=-1)
+        first, stop, step = stop, first, -step  # count the same elements walking forwards
+    if is_int(stop) and not is_int(first):
+        return None  # the dim moves the first element, not the last: the count shrinks with it
+    length = ceildiv(sub(stop, first), step)
+    return max(0, length) if is_int(length) else length
 
 
 def _position(dim: Dim, bound: Dim, past_end: Dim, before_start: int = 0) -> Dim:
@@ -101,9 +112,10 @@ def gather(ctx: NodeContext) -> None:
     axis = normalize_axis(int(ctx.attr("axis", 0)), len(data))
     out = (*data[:axis], *indices, *data[axis + 1:])
     value = None
-    if ctx.value(0) is not None and ctx.value(1) is not None:
+    index = ctx.value(1)
+    if ctx.value(0) is not None and index is not None and index.dtype != object:
         try:
-            value = tidy(np.take(ctx.value(0), ctx.value(1).astype(np.int64), axis=axis))
+            value = tidy(np.take(ctx.value(0), index.astype(np.int64), axis=axis))
         except (IndexError, TypeError, ValueError):
             raise ShapeError("index out of range") from None
     ctx.set_output(0, out, value=value)
