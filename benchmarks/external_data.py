@@ -1,8 +1,8 @@
 """Inspecting must not read weight payloads: time and peak RSS vs. weight bytes.
 
 Generates, in a temporary directory deleted afterwards, three twins of one MLP graph
-(MatMul + Relu layers) that differ only in weight size: tiny (16x16 weights), ~300 MB
-embedded in the .onnx file, and ~1.2 GB in an external data file.  Each tool runs in a
+(19 MatMul + Relu layers) that differ only in weight size: tiny (16x16 weights),
+~300 MB embedded in the .onnx file, and ~1.2 GB in an external data file.  Each tool runs in a
 fresh process; the time of the call itself and the process's peak RSS are printed,
 with ratios to the tiny twin and to ``onnx.load``.
 
@@ -111,38 +111,46 @@ def write_external(path: str, layers: int, width: int) -> None:
         _write_payload(handle, layers * width * width * 4)
 
 
-def measure(tool: str, path: str) -> dict:
+def measure(tool: str, path: str, repeat: int = 1) -> dict:
+    """Best time and lowest peak RSS of ``repeat`` fresh processes (a shared machine is noisy)."""
     setup, call = TOOLS[tool]
-    proc = subprocess.run([sys.executable, "-c", PROBE.format(setup=setup, call=call), path],
-                          capture_output=True, text=True)
-    if proc.returncode:
-        sys.exit(f"{tool} failed on {path}:\n{proc.stderr}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    runs = []
+    for _ in range(repeat):
+        proc = subprocess.run([sys.executable, "-c", PROBE.format(setup=setup, call=call), path],
+                              capture_output=True, text=True)
+        if proc.returncode:
+            sys.exit(f"{tool} failed on {path}:\n{proc.stderr}")
+        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return {key: min(r[key] for r in runs) for key in runs[0]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--embedded-mb", type=int, default=300)
     parser.add_argument("--external-mb", type=int, default=1200)
-    parser.add_argument("--width", type=int, default=2048)
+    parser.add_argument("--layers", type=int, default=19)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    layer_mb = args.width * args.width * 4 / 2**20
+
+    def width(mb: int) -> int:   # square float32 weights: same graph, only their size differs
+        return max(1, round((mb * 1e6 / args.layers / 4) ** 0.5))
+
     with tempfile.TemporaryDirectory() as tmp:
         cases = {
-            "tiny": (os.path.join(tmp, "tiny.onnx"), lambda p: write_embedded(p, 19, 16)),
+            "tiny": (os.path.join(tmp, "tiny.onnx"), lambda p: write_embedded(p, args.layers, 16)),
             f"{args.embedded_mb} MB embedded": (
                 os.path.join(tmp, "embedded.onnx"),
-                lambda p: write_embedded(p, max(1, round(args.embedded_mb / layer_mb)), args.width)),
+                lambda p: write_embedded(p, args.layers, width(args.embedded_mb))),
             f"{args.external_mb} MB external": (
                 os.path.join(tmp, "external.onnx"),
-                lambda p: write_external(p, max(1, round(args.external_mb / layer_mb)), args.width)),
+                lambda p: write_external(p, args.layers, width(args.external_mb))),
         }
         results = {}
         for case, (path, write) in cases.items():
             write(path)
             size = sum(os.path.getsize(os.path.join(tmp, f)) for f in os.listdir(tmp)
                        if f.startswith(os.path.basename(path)))
-            results[case] = {tool: measure(tool, path) for tool in TOOLS}
+            results[case] = {tool: measure(tool, path, args.repeat) for tool in TOOLS}
             print(f"{case:>20}  ({size / 2**20:,.0f} MiB on disk)")
             for tool, r in results[case].items():
                 tiny = results["tiny"][tool]
