@@ -129,7 +129,7 @@ def test_loop_growing_carried_dim_becomes_unknown():
     assert ours == (None, 3) and compatible(ours, actual["final_v"])
 
 
-def test_loop_with_condition_from_the_body_has_unknown_trip_count():
+def test_loop_condition_on_the_iteration_number_is_counted():
     three = init("three", np.array(3, dtype=np.int64))
     model = loop_model(10, [helper.make_node("Less", ["i", "three"], ["go_on"]),
                             helper.make_node("Neg", ["x"], ["x_next"]),
@@ -137,9 +137,22 @@ def test_loop_with_condition_from_the_body_has_unknown_trip_count():
                        [("x", "x_next", [4])], ["x_seen"], cond_out="go_on", inits=[three])
     report = inspect_model(model)
     actual = ort_shapes(model, random_feeds(model, {"init_x": (4,)}))
+    assert actual["scan_x_seen"] == (4, 4)     # stopped by the body's condition, not M
+    assert our_shapes(report) == actual
+    assert report.node("loop").flops == 4 * (1 + 4)   # Less + Neg per pass
+
+
+def test_loop_with_a_data_dependent_condition_has_unknown_trip_count():
+    zero = init("zero", np.array(0, dtype=np.float32))
+    model = loop_model(10, [helper.make_node("Neg", ["x"], ["x_next"]),
+                            helper.make_node("ReduceSum", ["x_next"], ["total"], keepdims=0),
+                            helper.make_node("Greater", ["total", "zero"], ["go_on"]),
+                            helper.make_node("Identity", ["x_next"], ["x_seen"])],
+                       [("x", "x_next", [4])], ["x_seen"], cond_out="go_on", inits=[zero])
+    report = inspect_model(model)
+    actual = ort_shapes(model, random_feeds(model, {"init_x": (4,)}))
     ours = our_shapes(report)
-    assert ours["scan_x_seen"] is not None and ours["scan_x_seen"][0] is None
-    assert actual["scan_x_seen"][0] == 4       # stopped by the body's condition, not M
+    assert ours["scan_x_seen"] == (None, 4) and compatible(ours["scan_x_seen"], actual["scan_x_seen"])
     assert report.node("loop").flops is None
 
 
@@ -287,3 +300,29 @@ def test_onnx_reference_cases_with_control_flow_or_functions():
             truth = np.asarray(value).shape
             assert compatible(mine if mine is None else tuple(d if isinstance(d, int) else None for d in mine),
                               truth), case.name
+
+
+def counter_loop(limit, m=2**63 - 1):
+    """tf2onnx's while_loop: a counter carried from 0, condition ``i + 1 < limit``, M huge."""
+    i64 = TensorProto.INT64
+    body = graph([helper.make_node("Add", ["k", "one"], ["k_next"]),
+                  helper.make_node("Less", ["k_next", "limit"], ["go_on"]),
+                  helper.make_node("Relu", ["x"], ["x_next"], name="relu"),
+                  helper.make_node("Identity", ["x_next"], ["x_seen"])],
+                 [("i", i64, []), ("c", TensorProto.BOOL, []), ("k", i64, []), ("x", F, None)],
+                 [("go_on", TensorProto.BOOL, []), ("k_next", i64, []), ("x_next", F, None), ("x_seen", F, None)],
+                 [init("one", np.array(1, np.int64)), init("limit", np.array(limit, np.int64))])
+    node = helper.make_node("Loop", ["M", "cond", "k0", "x0"], ["k_final", "x_final", "xs"], body=body, name="loop")
+    return make_model([node], [("x0", F, [2, 3])], [("k_final", i64, None), ("x_final", F, None), ("xs", F, None)],
+                      [init("M", np.array(m, np.int64)), init("cond", np.array(True)),
+                       init("k0", np.array(0, np.int64))], opset=17)
+
+
+@pytest.mark.parametrize("limit,m", [(3, 2**63 - 1), (7, 4), (1, 10)])
+def test_loop_counter_condition_gives_an_exact_trip_count(limit, m):
+    model = counter_loop(limit, m)
+    report = inspect_model(model)
+    actual = ort_shapes(model, random_feeds(model, {"x0": (2, 3)}))
+    assert our_shapes(report) == actual
+    passes = actual["xs"][0]
+    assert report.node("loop").flops == passes * (1 + 1 + 6)     # Add + Less + Relu of 2·3

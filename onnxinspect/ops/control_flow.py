@@ -30,6 +30,7 @@ from .common import as_dim, normalize_axis
 from .registry import register
 
 MAX_PASSES = 4  # walks of a loop body while its carried shapes settle
+MAX_SIMULATED_VISITS = 20_000  # node visits spent counting a Loop's passes on folded values
 
 
 def body_cost(nodes) -> Tuple[Dim, Dim]:
@@ -114,7 +115,7 @@ def loop(ctx: NodeContext) -> None:
     ctx.subgraphs["body"] = walk.nodes
     ctx.warnings.extend(walk.warnings)  # the reported pass only, not every fixed-point pass
 
-    trip = _trip_count(ctx, walk)
+    trip = _trip_count(ctx, walk, carried, states)
     for i, (info, shape) in enumerate(zip(carried, states)):
         ctx.set_output(i, shape, info.dtype if info else _output(walk, 1 + i).dtype)
     for k in range(len(body.output) - 1 - len(carried)):
@@ -195,11 +196,12 @@ def _fixed_point(ctx: NodeContext, fixed, carried: List[Optional[TensorInfo]], o
     return walk, [s if s == p else None for s, p in zip(shapes, previous)]
 
 
-def _trip_count(ctx: NodeContext, walk) -> Dim:
-    """Iterations a Loop runs: M when the condition can never turn false, else unknown.
+def _trip_count(ctx: NodeContext, walk, carried, states) -> Dim:
+    """Iterations a Loop runs, or None.
 
     The body was walked with its condition input true, so a body condition that folds
-    to true stays true on every pass (by induction).
+    to true stays true on every pass (by induction): the loop runs M times.  Otherwise
+    the passes are counted by running the body on folded values (a counter).
     """
     if ctx.has_input(1):
         cond = ctx.value(1)
@@ -207,14 +209,39 @@ def _trip_count(ctx: NodeContext, walk) -> Dim:
             return None
         if not bool(cond.reshape(-1)[0]):
             return 0
-    if not _true(_output(walk, 0).value):
-        return None
-    if not ctx.has_input(0):
-        return None  # runs until the condition fails, which it never does: no static count
-    m = ctx.value(0)
-    if m is None or m.size != 1:
-        return None
-    return as_dim(m.reshape(-1)[0])
+    limit = None  # no M: the condition alone ends the loop
+    if ctx.has_input(0):
+        m = ctx.value(0)
+        if m is None or m.size != 1:
+            return None
+        limit = as_dim(m.reshape(-1)[0])
+    if _true(_output(walk, 0).value):
+        return limit
+    if limit is not None and not is_int(limit):
+        return None  # min(symbolic M, passes) is not one number
+    return _count_passes(ctx, carried, states, limit)
+
+
+def _count_passes(ctx: NodeContext, carried, states, limit: Optional[int]) -> Optional[int]:
+    """Run the body pass by pass with the iteration number and the carried values folded;
+    the count is exact when each pass's condition folds (e.g. ``i + 1 < 3``).  Bounded by
+    MAX_SIMULATED_VISITS node visits; None when the condition does not fold."""
+    if limit == 0:
+        return 0
+    passes = MAX_SIMULATED_VISITS // max(1, len(ctx.attr("body").node))
+    dtypes = [c.dtype if c is not None else None for c in carried]
+    values = [c.value if c is not None else None for c in carried]
+    for done in range(passes if limit is None else min(passes, limit)):
+        inputs = [("int64", (), np.array(done, dtype=np.int64)), ("bool", (), np.array(True))]
+        inputs += [(d, s if v is None else tuple(v.shape), v) for d, s, v in zip(dtypes, states, values)]
+        walk = walk_body(ctx, "body", inputs)
+        cond = _output(walk, 0).value
+        if cond is None or cond.dtype == object or cond.size != 1:
+            return None
+        if not bool(cond.reshape(-1)[0]) or done + 1 == limit:
+            return done + 1
+        values = [_output(walk, 1 + i).value for i in range(len(carried))]
+    return None
 
 
 def _true(value) -> bool:
