@@ -143,3 +143,15 @@ def dims_text(dims: Sequence[Dim], sep: str = "·") -> str:
     from ..dims import format_dim
 
     return sep.join(f"({format_dim(d)})" if " " in format_dim(d) else format_dim(d) for d in dims)
+
+
+def explain_value(ctx) -> None:
+    """Under ``--explain``, show a folded shape value (``value = [N, -1]``): how a
+    Reshape / Expand / Resize target was assembled."""
+    from ..dims import format_dim
+
+    out = ctx.outputs[0] if ctx.outputs else None
+    if not ctx.explaining or out is None or out.value is None or out.value.size > 8:
+        return
+    items = [format_dim(as_dim(v)) for v in out.value.reshape(-1).tolist()]
+    ctx.explain("shape", f"value = {items[0] if out.value.ndim == 0 else '[' + ', '.join(items) + ']'}")

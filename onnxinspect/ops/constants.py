@@ -16,11 +16,11 @@ from ..context import NodeContext, ShapeError, Unknown
 from ..dims import prod
 from ..dtypes import dtype_name
 from ..tensors import FOLD_LIMIT
-from .common import dims_from_value
+from .common import dims_from_value, explain_value
 from .registry import register
 
 
-@register("Constant")
+@register("Constant", generator=True)  # a Constant node's tensor is a weight where a data slot reads it
 def constant(ctx: NodeContext) -> None:
     for attr in ctx.node.attribute:
         name = attr.name
@@ -112,6 +112,7 @@ def shape_of(ctx: NodeContext) -> None:
         value = np.array(dims, dtype=object if symbolic else np.int64)
     ctx.set_output(0, (max(end - start, 0),), "int64", value)
     ctx.set_cost(flops=0)
+    explain_value(ctx)
 
 
 @register("Size", meta_inputs=(0,))

@@ -20,7 +20,7 @@ from ..dims import exact_div, floordiv, format_shape, is_int, max_dim, min_dim, 
 from onnx.helper import tensor_dtype_to_np_dtype
 
 from ..dtypes import FLOAT_TYPES, dtype_code, dtype_name
-from .common import as_dim, broadcast, tidy
+from .common import as_dim, broadcast, explain_value, tidy
 from .registry import register
 
 _VARIADIC = {"Max", "Min", "Sum"}
@@ -140,7 +140,8 @@ def broadcasting(ctx: NodeContext) -> None:
     value = _fold(ctx.op_type, [ctx.value(i) for i in range(ctx.n_inputs)], dtype)
     ctx.set_output(0, shape, dtype, value)
     _cost(ctx, shape, max(len(shapes) - 1, 1))
-    if shape is not None:
+    explain_value(ctx)
+    if shape is not None and ctx.outputs[0] is not None and ctx.outputs[0].value is None:
         if ctx.explaining:
             ctx.explain("shape", f"broadcast {' , '.join(format_shape(s) for s in shapes)} -> "
                                  f"{format_shape(shape)}")
@@ -164,6 +165,7 @@ def where(ctx: NodeContext) -> None:
         value = tidy(np.where(cond.astype(bool), x, y))
     ctx.set_output(0, shape, ctx.dtype(1), value)
     _cost(ctx, shape)
+    explain_value(ctx)
 
 
 _ACTIVATIONS = (

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..context import NodeContext, ShapeError, Unknown
 from ..dims import Dim, ceildiv, format_dim, is_int, sub
-from .common import axes_operand, dims_from_value, normalize_axes, normalize_axis, tidy
+from .common import axes_operand, dims_from_value, explain_value, normalize_axes, normalize_axis, tidy
 from .registry import register
 
 # Ends at or beyond this mean "to the end" (exporters write INT_MAX or INT64_MAX).
@@ -99,7 +99,8 @@ def slice_(ctx: NodeContext) -> None:
         value = None
     ctx.set_output(0, out, value=value)
     ctx.set_cost(flops=0)
-    if ctx.explaining:
+    explain_value(ctx)
+    if ctx.explaining and value is None:
         for axis, start, end, step in zip(axes, starts, ends, steps):
             ctx.explain("shape", f"axis {axis}: {format_dim(x[axis])}[{format_dim(start)}:{format_dim(end)}"
                                  f":{step}] keeps {format_dim(out[axis])}")
@@ -120,6 +121,7 @@ def gather(ctx: NodeContext) -> None:
             raise ShapeError("index out of range") from None
     ctx.set_output(0, out, value=value)
     ctx.set_cost(flops=0)
+    explain_value(ctx)
 
 
 @register("GatherElements", meta_inputs=(1,))

@@ -91,7 +91,7 @@ def resize(ctx: NodeContext) -> None:
             raise Unknown("aspect-ratio policy on symbolic dims")
         for a, s in zip(axes, sizes):
             out[a] = s
-        how = f"sizes {[format_dim(s) for s in sizes]}"
+        how = f"sizes [{', '.join(format_dim(s) for s in sizes)}]"
     elif scales is not None:
         if len(scales) != len(axes):
             raise ShapeError(f"{len(scales)} scales for {len(axes)} axes")

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..context import NodeContext, ShapeError, Unknown
 from ..dims import ceildiv, exact_div, floordiv, format_dim, format_shape, is_int, mul, prod, sub
-from .common import (axes_operand, broadcast, dims_from_value, dims_text, merge_dims,
+from .common import (axes_operand, broadcast, dims_from_value, dims_text, explain_value, merge_dims,
                      normalize_axes, normalize_axis, tidy)
 from .registry import register
 
@@ -125,6 +125,7 @@ def unsqueeze(ctx: NodeContext) -> None:
     value = _moved(ctx, 0, lambda v: v.reshape([int(d) for d in out])) if all(is_int(d) for d in out) else None
     ctx.set_output(0, out, value=value)
     ctx.set_cost(flops=0)
+    explain_value(ctx)
 
 
 @register("Concat")
@@ -155,7 +156,8 @@ def concat(ctx: NodeContext) -> None:
         value = tidy(np.concatenate([v.astype(object) if symbolic else v for v in values], axis=axis))
     ctx.set_output(0, out, value=value)
     ctx.set_cost(flops=0)
-    if ctx.explaining and len(shapes) > 1:
+    explain_value(ctx)
+    if ctx.explaining and len(shapes) > 1 and value is None:
         ctx.explain("shape", f"axis {axis}: {' + '.join(format_dim(s[axis]) for s in shapes)} "
                              f"= {format_dim(out[axis])}")
 

@@ -222,3 +222,11 @@ def test_a_real_tf2onnx_export_stays_symbolic_and_matches_ort():
     assert [str(d) for d in report.outputs[1].shape] == [batch, f"2*{seq}", "32"]
     scalars = sum(1 for t in model.graph.initializer if not t.dims and t.data_type == onnx.TensorProto.FLOAT)
     assert report.totals.unique_params == 1691 + scalars
+
+
+def test_explain_shows_how_the_reshape_target_is_assembled():
+    report = inspect_model(_flatten_like_pytorch(), explain=True)
+    lines = {n.op_type: n.explanations for n in report.nodes}
+    assert ("shape", "value = [N, 64, 5, 5]") in lines["Shape"]
+    assert ("shape", "value = [N, -1]") in lines["Concat"]
+    assert ("shape", "-1 = N·64·5·5 / N = 1600") in lines["Reshape"]
