@@ -145,7 +145,12 @@ def _with_progress(files: Sequence[str]) -> List[Dict[str, object]]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    def advance():
+        progress.advance(task)
+        progress.refresh()
+
+    # No auto-refresh thread: the worker processes are forked while the bar is shown.
     columns = (TextColumn("inspecting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+    with Progress(*columns, console=Console(stderr=True), transient=True, auto_refresh=False) as progress:
         task = progress.add_task("models", total=len(files))
-        return run(files, advance=lambda: progress.advance(task))
+        return run(files, advance=advance)

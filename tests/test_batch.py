@@ -113,3 +113,8 @@ def test_run_reports_progress_once_per_model(tree):
     ticks = []
     rows = batch.run(files, advance=lambda: ticks.append(1))
     assert len(ticks) == len(files) == len(rows)
+
+
+def test_progress_bar_path_gives_the_same_rows(tree):
+    files = batch.collect([str(tree)])
+    assert batch._with_progress(files) == batch.run(files)
