@@ -6,7 +6,7 @@ captures, are counted at the body node that consumes them (``unique_params`` sti
 counts each weight once).  The parent's cost is what one execution of it costs:
 If = the branch taken (unknown when the condition is not a constant and the branches
 cost differently); Loop / Scan = trip count x one pass of the body (unknown when the
-trip count is, e.g. a Loop whose condition is computed inside the body).
+trip count is: a Loop whose condition depends on data).
 
 Shapes: If merges its branches (equal dims kept, differing dims unknown) unless the
 condition is a folded constant.  Loop-carried and Scan state shapes are iterated to a
