@@ -80,10 +80,11 @@ def test_peak_memory_does_not_follow_weight_bytes(tmp_path, kind):
     big = str(tmp_path / f"{kind}.onnx")
     (bench.write_embedded if kind == "embedded" else bench.write_external)(big, 16, 2048)
     weight_mib = 16 * 2048 * 2048 * 4 / 2**20
-    ours_tiny = bench.measure("onnxinspect", tiny)["rss_mib"]
-    ours_big = bench.measure("onnxinspect", big)["rss_mib"]
-    load_big = bench.measure("onnx.load", big)["rss_mib"]
+    # best of 2: the first process may also pay for compiling bytecode
+    ours_tiny, ours_big, load_tiny, load_big = (bench.measure(tool, path, repeat=2)["rss_mib"] for tool, path in
+                                                [("onnxinspect", tiny), ("onnxinspect", big),
+                                                 ("onnx.load", tiny), ("onnx.load", big)])
     assert ours_big < ours_tiny + 32, (ours_tiny, ours_big)
-    assert load_big > ours_tiny + weight_mib * 0.9   # the payload really is there to read
+    assert load_big > load_tiny + weight_mib * 0.9, (load_tiny, load_big)   # the payload is there to read
     report = inspect_model(big)
     assert report.totals.param_bytes == 16 * 2048 * 2048 * 4
