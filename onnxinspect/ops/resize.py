@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from ..context import NodeContext, ShapeError, Unknown
-from ..dims import add, format_dim, format_shape, is_int, mul, prod
+from ..dims import add, floordiv, format_dim, format_shape, is_int, mul, prod
 from .common import as_dim, axes_operand, normalize_axes
 from .registry import register
 
@@ -55,12 +55,15 @@ def _present(ctx: NodeContext, i: int):
 
 
 def scaled(dim, scale: float):
-    """``floor(dim · scale)``; symbolic dims only for whole-number scales."""
+    """``floor(dim · scale)``; a symbolic dim for whole-number scales and exact ``1/k``."""
     if is_int(dim):
         return int(math.floor(dim * scale + 1e-9))
-    if dim is not None and float(scale).is_integer():
+    if dim is None or scale <= 0:
+        return None
+    if float(scale).is_integer():
         return mul(dim, int(scale))
-    return None
+    k = round(1 / scale)
+    return floordiv(dim, k) if k > 1 and 1 / k == scale else None
 
 
 def _round_half_up(x: float) -> int:

@@ -243,3 +243,12 @@ MORE = {
 @pytest.mark.parametrize("case", MORE.values(), ids=MORE.keys())
 def test_more_ops_match_ort_and_onnx(case):
     check(case())
+
+
+@pytest.mark.parametrize("scales,expected", [([1, 1, 2, 3], ("N", 3, "2*H", "3*W")),
+                                             ([1, 1, 0.5, 0.25], ("N", 3, "floor(H/2)", "floor(W/4)"))])
+def test_resize_scales_on_symbolic_dims(scales, expected):
+    model = _one("Resize", ["", const("s", scales, np.float32)], x=("x", F, ["N", 3, "H", "W"]))
+    report = check(model, {"N": 2, "H": 9, "W": 13}, onnx_truth=False)
+    check(model, {"N": 1, "H": 4, "W": 8}, onnx_truth=False)
+    assert tuple(str(d) for d in report.nodes[0].outputs[0].shape) == tuple(map(str, expected))
