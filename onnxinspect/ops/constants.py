@@ -52,6 +52,7 @@ def constant(ctx: NodeContext) -> None:
 
 @register("ConstantOfShape", meta_inputs=(0,), generator=True)
 def constant_of_shape(ctx: NodeContext) -> None:
+    ctx.set_cost(flops=0)
     dims = dims_from_value(ctx.value(0))
     if dims is None:
         rank = ctx.shape(0)
@@ -67,7 +68,6 @@ def constant_of_shape(ctx: NodeContext) -> None:
     if isinstance(size, int) and size <= FOLD_LIMIT:
         value = np.full(tuple(dims), fill_value)
     ctx.set_output(0, dims, _fill_dtype(ctx), value)
-    ctx.set_cost(flops=0)
 
 
 def _fill_dtype(ctx: NodeContext) -> str:
@@ -99,6 +99,7 @@ def eye_like(ctx: NodeContext) -> None:
 
 @register("Shape", meta_inputs=(0,))
 def shape_of(ctx: NodeContext) -> None:
+    ctx.set_cost(flops=0)
     shape = ctx.shape(0)
     rank = len(shape)
     start = ctx.attr("start", 0)
@@ -111,15 +112,14 @@ def shape_of(ctx: NodeContext) -> None:
         symbolic = any(not isinstance(d, int) for d in dims)
         value = np.array(dims, dtype=object if symbolic else np.int64)
     ctx.set_output(0, (max(end - start, 0),), "int64", value)
-    ctx.set_cost(flops=0)
     explain_value(ctx)
 
 
 @register("Size", meta_inputs=(0,))
 def size_of(ctx: NodeContext) -> None:
+    ctx.set_cost(flops=0)
     size = prod(ctx.shape(0))
     value = None
     if size is not None:
         value = np.array(size, dtype=object if not isinstance(size, int) else np.int64)
     ctx.set_output(0, (), "int64", value)
-    ctx.set_cost(flops=0)

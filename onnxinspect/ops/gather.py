@@ -65,6 +65,7 @@ def _position(dim: Dim, bound: Dim, past_end: Dim, before_start: int = 0) -> Dim
 
 @register("Slice", meta_inputs=(1, 2, 3, 4))
 def slice_(ctx: NodeContext) -> None:
+    ctx.set_cost(flops=0)
     x = ctx.shape(0)
     if ctx.opset < 10:
         starts, ends = ctx.attr("starts", []), ctx.attr("ends", [])
@@ -98,7 +99,6 @@ def slice_(ctx: NodeContext) -> None:
     else:
         value = None
     ctx.set_output(0, out, value=value)
-    ctx.set_cost(flops=0)
     explain_value(ctx)
     if ctx.explaining and value is None:
         for axis, start, end, step in zip(axes, starts, ends, steps):
@@ -108,6 +108,7 @@ def slice_(ctx: NodeContext) -> None:
 
 @register("Gather", meta_inputs=(1,))
 def gather(ctx: NodeContext) -> None:
+    ctx.set_cost(flops=0)
     data = ctx.shape(0)
     indices = ctx.shape(1)
     axis = normalize_axis(int(ctx.attr("axis", 0)), len(data))
@@ -120,21 +121,21 @@ def gather(ctx: NodeContext) -> None:
         except (IndexError, TypeError, ValueError):
             raise ShapeError("index out of range") from None
     ctx.set_output(0, out, value=value)
-    ctx.set_cost(flops=0)
     explain_value(ctx)
 
 
 @register("GatherElements", meta_inputs=(1,))
 def gather_elements(ctx: NodeContext) -> None:
+    ctx.set_cost(flops=0)
     data, indices = ctx.shape(0), ctx.shape(1)
     if len(data) != len(indices):
         raise ShapeError(f"data rank {len(data)} != indices rank {len(indices)}")
     ctx.set_output(0, indices)
-    ctx.set_cost(flops=0)
 
 
 @register("GatherND", meta_inputs=(1,))
 def gather_nd(ctx: NodeContext) -> None:
+    ctx.set_cost(flops=0)
     data, indices = ctx.shape(0), ctx.shape(1)
     batch = int(ctx.attr("batch_dims", 0))
     depth = indices[-1] if indices else None
@@ -143,18 +144,18 @@ def gather_nd(ctx: NodeContext) -> None:
     if batch + depth > len(data):
         raise ShapeError(f"index depth {depth} + batch_dims {batch} exceeds data rank {len(data)}")
     ctx.set_output(0, (*indices[:-1], *data[batch + depth:]))
-    ctx.set_cost(flops=0)
 
 
 @register("TensorScatter", meta_inputs=(2,))
 @register("ScatterND", "ScatterElements", "Scatter", meta_inputs=(1,))
 def scatter(ctx: NodeContext) -> None:
-    ctx.set_output(0, ctx.shape(0))
     ctx.set_cost(flops=0)
+    ctx.set_output(0, ctx.shape(0))
 
 
 @register("Compress", meta_inputs=(1,))
 def compress(ctx: NodeContext) -> None:
+    ctx.set_cost(flops=0)
     x = ctx.shape(0)
     condition = ctx.value(1)
     kept = None if condition is None else int(np.count_nonzero(condition))
@@ -166,4 +167,3 @@ def compress(ctx: NodeContext) -> None:
         out = list(x)
         out[axis] = kept  # data-dependent unless the condition is a known constant
         ctx.set_output(0, out)
-    ctx.set_cost(flops=0)

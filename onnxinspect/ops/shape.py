@@ -30,6 +30,7 @@ def _moved(ctx: NodeContext, i: int, fn):
 
 @register("Reshape", meta_inputs=(1,))
 def reshape(ctx: NodeContext) -> None:
+    ctx.set_cost(flops=0)
     x = ctx.shape_or_none(0)
     if ctx.opset < 5:
         target = tuple(ctx.attr("shape", []))
@@ -40,7 +41,6 @@ def reshape(ctx: NodeContext) -> None:
         if len(length) != 1 or not is_int(length[0]):
             raise Unknown("target shape not known")
         ctx.set_output(0, (None,) * length[0])
-        ctx.set_cost(flops=0)
         raise Unknown("target shape not known")
     allowzero = bool(ctx.attr("allowzero", 0))
     out = []
@@ -65,11 +65,11 @@ def reshape(ctx: NodeContext) -> None:
     if all(is_int(d) for d in out):
         value = _moved(ctx, 0, lambda v: v.reshape(out))
     ctx.set_output(0, out, value=value)
-    ctx.set_cost(flops=0)
 
 
 @register("Flatten")
 def flatten(ctx: NodeContext) -> None:
+    ctx.set_cost(flops=0)
     x = ctx.shape(0)
     axis = int(ctx.attr("axis", 1))
     axis = axis + len(x) if axis < 0 else axis
@@ -78,7 +78,6 @@ def flatten(ctx: NodeContext) -> None:
     out = (prod(x[:axis]), prod(x[axis:]))
     value = _moved(ctx, 0, lambda v: v.reshape(out)) if all(is_int(d) for d in out) else None
     ctx.set_output(0, out, value=value)
-    ctx.set_cost(flops=0)
     if ctx.explaining:
         lead = dims_text(x[:axis]) or "1"
         ctx.explain("shape", f"{format_shape(x)} → ({lead}, {dims_text(x[axis:]) or '1'}) = {format_shape(out)}")
@@ -86,17 +85,18 @@ def flatten(ctx: NodeContext) -> None:
 
 @register("Transpose")
 def transpose(ctx: NodeContext) -> None:
+    ctx.set_cost(flops=0)
     x = ctx.shape(0)
     perm = ctx.attr("perm", None)
     perm = list(range(len(x)))[::-1] if not perm else normalize_axes(perm, len(x))
     if len(perm) != len(x):
         raise ShapeError(f"perm {perm} does not fit rank {len(x)}")
     ctx.set_output(0, [x[p] for p in perm], value=_moved(ctx, 0, lambda v: np.transpose(v, perm)))
-    ctx.set_cost(flops=0)
 
 
 @register("Squeeze", meta_inputs=(1,))
 def squeeze(ctx: NodeContext) -> None:
+    ctx.set_cost(flops=0)
     x = ctx.shape(0)
     axes = axes_operand(ctx, 1)
     if axes is None:
@@ -109,11 +109,11 @@ def squeeze(ctx: NodeContext) -> None:
             raise ShapeError(f"cannot squeeze axis {a} of size {x[a]}")
     out = [d for i, d in enumerate(x) if i not in axes]
     ctx.set_output(0, out, value=_moved(ctx, 0, lambda v: v.reshape([int(d) for d in out])))
-    ctx.set_cost(flops=0)
 
 
 @register("Unsqueeze", meta_inputs=(1,))
 def unsqueeze(ctx: NodeContext) -> None:
+    ctx.set_cost(flops=0)
     x = ctx.shape(0)
     axes = axes_operand(ctx, 1)
     if axes is None:
@@ -124,12 +124,12 @@ def unsqueeze(ctx: NodeContext) -> None:
     out = [1 if i in axes else next(rest) for i in range(rank)]
     value = _moved(ctx, 0, lambda v: v.reshape([int(d) for d in out])) if all(is_int(d) for d in out) else None
     ctx.set_output(0, out, value=value)
-    ctx.set_cost(flops=0)
     explain_value(ctx)
 
 
 @register("Concat")
 def concat(ctx: NodeContext) -> None:
+    ctx.set_cost(flops=0)
     shapes = [ctx.shape(i) for i in range(ctx.n_inputs) if ctx.has_input(i)]
     ranks = {len(s) for s in shapes}
     if len(ranks) != 1:
@@ -155,7 +155,6 @@ def concat(ctx: NodeContext) -> None:
         symbolic = any(v.dtype == object for v in values)
         value = tidy(np.concatenate([v.astype(object) if symbolic else v for v in values], axis=axis))
     ctx.set_output(0, out, value=value)
-    ctx.set_cost(flops=0)
     explain_value(ctx)
     if ctx.explaining and len(shapes) > 1 and value is None:
         ctx.explain("shape", f"axis {axis}: {' + '.join(format_dim(s[axis]) for s in shapes)} "
@@ -164,6 +163,7 @@ def concat(ctx: NodeContext) -> None:
 
 @register("Split", meta_inputs=(1,))
 def split(ctx: NodeContext) -> None:
+    ctx.set_cost(flops=0)
     x = ctx.shape(0)
     axis = normalize_axis(int(ctx.attr("axis", 0)), len(x))
     dim = x[axis]
@@ -191,13 +191,13 @@ def split(ctx: NodeContext) -> None:
             value = _moved(ctx, 0, lambda v: np.take(v, range(lo, hi), axis=axis))
         ctx.set_output(i, shape, value=value)
         start = None if start is None or size is None else start + size
-    ctx.set_cost(flops=0)
     if ctx.explaining:
         ctx.explain("shape", f"axis {axis}: {format_dim(dim)} = {' + '.join(format_dim(s) for s in sizes)}")
 
 
 @register("Expand", meta_inputs=(1,))
 def expand(ctx: NodeContext) -> None:
+    ctx.set_cost(flops=0)
     x = ctx.shape(0)
     target = dims_from_value(ctx.value(1))
     if target is None:
@@ -210,11 +210,11 @@ def expand(ctx: NodeContext) -> None:
     if all(is_int(d) for d in out):
         value = _moved(ctx, 0, lambda v: np.broadcast_to(v, [int(d) for d in out]).copy())
     ctx.set_output(0, out, value=value)
-    ctx.set_cost(flops=0)
 
 
 @register("Tile", meta_inputs=(1, 2))
 def tile(ctx: NodeContext) -> None:
+    ctx.set_cost(flops=0)
     x = ctx.shape(0)
     repeats = dims_from_value(ctx.value(1))
     if ctx.opset < 6:  # Tile-1: input 1 is the tile count of the single axis input 2
@@ -232,11 +232,11 @@ def tile(ctx: NodeContext) -> None:
     if all(is_int(r) for r in repeats):
         value = _moved(ctx, 0, lambda v: np.tile(v, repeats))
     ctx.set_output(0, out, value=value)
-    ctx.set_cost(flops=0)
 
 
 @register("DepthToSpace", "SpaceToDepth")
 def depth_space(ctx: NodeContext) -> None:
+    ctx.set_cost(flops=0)
     x = ctx.shape(0)
     if len(x) != 4:
         raise ShapeError(f"{ctx.op_type} needs a 4-D input, got rank {len(x)}")
@@ -250,4 +250,3 @@ def depth_space(ctx: NodeContext) -> None:
         if before is not None and after is None:
             raise ShapeError(f"{format_shape(x)} is not divisible by blocksize {b}")
     ctx.set_output(0, out)
-    ctx.set_cost(flops=0)

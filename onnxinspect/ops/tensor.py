@@ -22,6 +22,7 @@ from .registry import register
 
 @register("Range", meta_inputs=(0, 1, 2))
 def range_(ctx: NodeContext) -> None:
+    ctx.set_cost(flops=0)
     start, limit, delta = (ctx.value(i) for i in range(3))
     if start is None or limit is None or delta is None:
         ctx.set_output(0, (None,))
@@ -39,7 +40,6 @@ def range_(ctx: NodeContext) -> None:
     else:
         length = None
     ctx.set_output(0, (length,), value=value)
-    ctx.set_cost(flops=0)
 
 
 def _scalar(value: np.ndarray):
@@ -52,6 +52,7 @@ def _scalar(value: np.ndarray):
 
 @register("OneHot", meta_inputs=(1, 2))
 def one_hot(ctx: NodeContext) -> None:
+    ctx.set_cost(flops=0)
     indices = ctx.shape(0)
     depth = ctx.value(1)
     depth = None if depth is None else _scalar(depth)
@@ -62,17 +63,17 @@ def one_hot(ctx: NodeContext) -> None:
     out = list(indices)
     out.insert(axis, depth)
     ctx.set_output(0, out, ctx.dtype(2))
-    ctx.set_cost(flops=0)
 
 
 @register("Trilu", meta_inputs=(1,))
 def trilu(ctx: NodeContext) -> None:
-    ctx.set_output(0, ctx.shape(0))
     ctx.set_cost(flops=0)
+    ctx.set_output(0, ctx.shape(0))
 
 
 @register("NonZero")
 def non_zero(ctx: NodeContext) -> None:
+    ctx.set_cost(flops=0)
     x = ctx.shape(0)
     value = ctx.value(0)
     if value is not None and value.dtype != object:
@@ -80,11 +81,11 @@ def non_zero(ctx: NodeContext) -> None:
         ctx.set_output(0, found.shape, "int64", found)
     else:
         ctx.set_output(0, (len(x), None), "int64")
-    ctx.set_cost(flops=0)
 
 
 @register("Unique")
 def unique(ctx: NodeContext) -> None:
+    ctx.set_cost(flops=0)
     x = ctx.shape(0)
     axis = ctx.attr("axis", None)
     if axis is None:
@@ -98,7 +99,6 @@ def unique(ctx: NodeContext) -> None:
         ctx.set_output(2, (x[axis],), "int64")
     ctx.set_output(1, (None,), "int64")
     ctx.set_output(3, (None,), "int64")
-    ctx.set_cost(flops=0)
 
 
 @register("NonMaxSuppression", meta_inputs=(2, 3, 4))
@@ -109,8 +109,8 @@ def non_max_suppression(ctx: NodeContext) -> None:
 
 @register("ReverseSequence", meta_inputs=(1,))
 def reverse_sequence(ctx: NodeContext) -> None:
-    ctx.set_output(0, ctx.shape(0))
     ctx.set_cost(flops=0)
+    ctx.set_output(0, ctx.shape(0))
 
 
 @register("GridSample")
@@ -130,6 +130,7 @@ def grid_sample(ctx: NodeContext) -> None:
 
 @register("CenterCropPad", meta_inputs=(1,))
 def center_crop_pad(ctx: NodeContext) -> None:
+    ctx.set_cost(flops=0)
     x = ctx.shape(0)
     target = dims_from_value(ctx.value(1))
     if target is None:
@@ -142,7 +143,6 @@ def center_crop_pad(ctx: NodeContext) -> None:
     for axis, size in zip(axes, target):
         out[axis] = size
     ctx.set_output(0, out)
-    ctx.set_cost(flops=0)
 
 
 @register("AffineGrid", meta_inputs=(1,))
@@ -158,14 +158,14 @@ def affine_grid(ctx: NodeContext) -> None:
 
 @register("HannWindow", "HammingWindow", "BlackmanWindow", meta_inputs=(0,))
 def window(ctx: NodeContext) -> None:
+    ctx.set_cost(flops=0)
     size = ctx.value(0)
     length = None if size is None else as_dim(np.asarray(size).reshape(-1)[0])
     ctx.set_output(0, (length,), dtype_name(ctx.attr("output_datatype", 1)))
-    ctx.set_cost(flops=0)
 
 
 @register("Multinomial")
 def multinomial(ctx: NodeContext) -> None:
+    ctx.set_cost(flops=0)
     x = ctx.shape(0)
     ctx.set_output(0, (x[0], int(ctx.attr("sample_size", 1))), dtype_name(ctx.attr("dtype", 6)))
-    ctx.set_cost(flops=0)

@@ -252,3 +252,14 @@ def test_resize_scales_on_symbolic_dims(scales, expected):
     report = check(model, {"N": 2, "H": 9, "W": 13}, onnx_truth=False)
     check(model, {"N": 1, "H": 4, "W": 8}, onnx_truth=False)
     assert tuple(str(d) for d in report.nodes[0].outputs[0].shape) == tuple(map(str, expected))
+
+
+def test_data_movement_is_free_even_when_the_shape_is_not_known():
+    """A Reshape whose target arrives at run time: rank from the target's length, dims
+    unknown (null, not guessed), FLOPs still 0, so the model's total stays known."""
+    model = build([helper.make_node("Reshape", ["x", "s"], ["r"]), helper.make_node("Transpose", ["r"], ["y"])],
+                  [("x", F, [2, 3, 4]), ("s", I64, [2])])
+    report = check(model, feeds={"x": np.zeros((2, 3, 4), np.float32), "s": np.array([4, 6])},
+                   data_dependent={"r", "y"})
+    assert [n.outputs[0].shape for n in report.nodes] == [(None, None), (None, None)]
+    assert [n.flops for n in report.nodes] == [0, 0] and report.totals.flops == 0
