@@ -3,8 +3,9 @@
 onnx's inference runs on a copy of the model without large weight payloads (it
 serialises the whole model, so a 100 MB model would otherwise cost 100 MB of copying
 for nothing), with the graph inputs set to the shapes the report used (so ``--input``
-and ``--dim`` apply to both) and the exporter's ``value_info`` removed (what is
-compared is onnx's inference, not annotations).  Only main-graph tensors are compared.
+and ``--dim`` apply to both) and the exporter's ``value_info`` and declared output
+shapes removed (what is compared is onnx's inference, not annotations).  Only
+main-graph tensors are compared.
 
 Every tensor lands in one kind, the first that applies:
 
@@ -95,6 +96,9 @@ def compare_with_onnx(report, model) -> CheckResult:
     proto = _stripped_proto(model)
     _set_inputs(proto.graph, report.inputs)
     del proto.graph.value_info[:]
+    for output in proto.graph.output:   # declared, not inferred
+        if output.type.HasField("tensor_type"):
+            output.type.tensor_type.ClearField("shape")
     try:
         inferred = onnx.shape_inference.infer_shapes(proto, check_type=False, strict_mode=False,
                                                      data_prop=True)

@@ -21,7 +21,7 @@ import onnx
 
 from .tensors import FOLD_LIMIT
 
-ELIDED_KEY = "onnxinspect.elided"   # value: how many payload bytes were dropped
+ELIDED_KEY = "onnxinspect.elided"   # value: how many serialized bytes were dropped
 
 # A payload above FOLD_LIMIT elements takes at least this many bytes (4-bit types);
 # smaller messages cannot contain one and are copied without a look.
@@ -78,11 +78,47 @@ def strip_payloads(data) -> Tuple[bytes, Elision]:
 
 
 def strip_model(model: onnx.ModelProto) -> onnx.ModelProto:
-    """A copy of ``model`` without large payloads (for tools that serialize the model)."""
-    data, _ = strip_payloads(model.SerializeToString())
+    """A copy of ``model`` whose main-graph initializers above the fold limit have no
+    payload (for tools that serialize the model, such as onnx.shape_inference).
+
+    Built field by field: serializing the whole model first would cost what it saves.
+    Constant nodes and subgraphs are copied as they are."""
     stripped = onnx.ModelProto()
-    stripped.ParseFromString(data)
+    for descriptor, value in model.ListFields():
+        if descriptor.name != "graph":
+            _copy_field(stripped, descriptor, value)
+    graph = stripped.graph
+    for descriptor, value in model.graph.ListFields():
+        if descriptor.name != "initializer":
+            _copy_field(graph, descriptor, value)
+    for tensor in model.graph.initializer:
+        graph.initializer.append(_without_payload(tensor))
     return stripped
+
+
+def _copy_field(target, descriptor, value) -> None:
+    repeated = (descriptor.is_repeated if hasattr(descriptor, "is_repeated")  # protobuf >= 5.29
+                else descriptor.label == descriptor.LABEL_REPEATED)
+    if repeated:
+        getattr(target, descriptor.name).extend(value)
+    elif descriptor.message_type is not None:
+        getattr(target, descriptor.name).CopyFrom(value)
+    else:
+        setattr(target, descriptor.name, value)
+
+
+def _without_payload(tensor: onnx.TensorProto) -> onnx.TensorProto:
+    count = 1
+    for dim in tensor.dims:
+        count *= dim
+    if count <= FOLD_LIMIT or tensor.data_location == onnx.TensorProto.EXTERNAL:
+        return tensor
+    light = onnx.TensorProto()
+    for descriptor, value in tensor.ListFields():
+        if descriptor.number not in _PAYLOAD_FIELDS:
+            _copy_field(light, descriptor, value)
+    light.metadata_props.add(key=ELIDED_KEY, value=str(tensor.ByteSize() - light.ByteSize()))
+    return light
 
 
 def _varint(buf: memoryview, pos: int, end: int) -> Tuple[int, int]:
@@ -169,14 +205,14 @@ def _rewrite_tensor(buf: memoryview, start: int, end: int, elision: Elision) -> 
     fields = list(_fields(buf, start, end))
     count = 1
     payload = 0
-    for number, wire, _, value_start, value_end in fields:
+    for number, wire, field_start, value_start, value_end in fields:
         if number == _TENSOR_DIMS:
             for dim in _dims(buf, wire, value_start, value_end):
                 if dim < 0:
                     return None  # invalid; left for validation to report
                 count *= dim
         elif number in _PAYLOAD_FIELDS:
-            payload += value_end - value_start
+            payload += value_end - field_start
     if payload == 0 or (count <= FOLD_LIMIT and payload <= FOLD_LIMIT * _MAX_BYTES_PER_ELEMENT):
         return None
     chunks = [buf[field_start:value_end] for number, _, field_start, _, value_end in fields
