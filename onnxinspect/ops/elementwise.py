@@ -87,8 +87,12 @@ def _numpy_dtype(dtype, fallback):
 
 
 def _int_div(a, b):
-    if np.issubdtype(np.asarray(a).dtype, np.integer) and np.issubdtype(np.asarray(b).dtype, np.integer):
-        return np.trunc(np.divide(a, b)).astype(np.int64)
+    """ONNX Div: integers truncate toward zero (exactly, beyond float precision too)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if np.issubdtype(a.dtype, np.integer) and np.issubdtype(b.dtype, np.integer):
+        if np.any(b == 0):
+            raise ZeroDivisionError("integer division by zero")
+        return np.abs(a) // np.abs(b) * np.sign(a) * np.sign(b)
     return np.divide(a, b)
 
 
@@ -102,6 +106,7 @@ _NUMERIC = {
     "Sign": np.sign, "Reciprocal": np.reciprocal, "Exp": np.exp, "Log": np.log,
     "Round": np.round,
 }
+
 
 def _equal(a, b):
     if a == b:

@@ -230,3 +230,14 @@ def test_explain_shows_how_the_reshape_target_is_assembled():
     assert ("shape", "value = [N, 64, 5, 5]") in lines["Shape"]
     assert ("shape", "value = [N, -1]") in lines["Concat"]
     assert ("shape", "-1 = N·64·5·5 / N = 1600") in lines["Reshape"]
+
+
+def test_integer_division_truncates_like_onnxruntime():
+    """ONNX Div on integers truncates toward zero: (4 − 10) / 4 folds to −1, not ⌊−1.5⌋ = −2."""
+    model = build([N("Shape", ["x"], ["s"]), N("Sub", ["s", "ten"], ["d"]), N("Div", ["d", "four"], ["q"]),
+                   N("Mod", ["d", "four"], ["r"])],
+                  [("x", F, [4, 13, 2])], [const("ten", [10]), const("four", [4, -4, 4])], outputs=["q", "r"])
+    report = check(model)
+    ours = {t.name: t for node in report.nodes for t in node.outputs if t.name}
+    assert ours["q"].value.tolist() == [-1, -0, -2]
+    _assert_folded_values_match(model, ours, {})
