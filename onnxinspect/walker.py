@@ -192,9 +192,10 @@ class Walker:
         meta = rule.meta_inputs if rule is not None else frozenset()
         folded = bool(outputs) and all(o.value is not None for o in outputs)
         # A value known although it is not constant comes from a Shape: float scales
-        # multiplied into it (interpolate's Cast -> Mul -> Floor) are shape arithmetic too.
+        # multiplied into it (interpolate's Cast -> Mul -> Floor) are shape arithmetic too
+        # (through a data slot: Shape-derived *indices* do not make a gathered table one).
         from_shapes = folded and any(i is not None and not i.const and i.value is not None
-                                     for i in report.inputs)
+                                     and slot not in meta for slot, i in enumerate(report.inputs))
         seen = set()
         for slot, info in enumerate(report.inputs):
             if info is None or not info.source or slot in meta or info.name in seen:

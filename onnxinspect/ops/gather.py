@@ -115,7 +115,8 @@ def gather(ctx: NodeContext) -> None:
     out = (*data[:axis], *indices, *data[axis + 1:])
     value = None
     index = ctx.value(1)
-    if ctx.value(0) is not None and index is not None and index.dtype != object:
+    # Fold picks out of shape vectors (rank <= 1); a gathered table is data, not shape arithmetic.
+    if len(data) <= 1 and ctx.value(0) is not None and index is not None and index.dtype != object:
         try:
             value = tidy(np.take(ctx.value(0), index.astype(np.int64), axis=axis))
         except (IndexError, TypeError, ValueError):

@@ -263,3 +263,18 @@ def test_data_movement_is_free_even_when_the_shape_is_not_known():
                    data_dependent={"r", "y"})
     assert [n.outputs[0].shape for n in report.nodes] == [(None, None), (None, None)]
     assert [n.flops for n in report.nodes] == [0, 0] and report.totals.flops == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int8])
+def test_positional_table_gathered_by_shape_derived_indices_counts(dtype):
+    """``pos_table[arange(T)]`` with T fixed: the indices fold (they come from Shape), the
+    table (float or quantized int8) is still the layer's weight."""
+    table = const("pos", np.arange(16 * 8).reshape(16, 8) % 100, dtype)
+    model = build([helper.make_node("Shape", ["x"], ["s"]),
+                   helper.make_node("Gather", ["s", "one"], ["t"]),
+                   helper.make_node("Range", ["zero", "t", "one"], ["idx"]),
+                   helper.make_node("Gather", ["pos", "idx"], ["y"])],
+                  [("x", F, [2, 5])], [table, const("zero", 0), const("one", 1)])
+    report = check(model)
+    assert report.nodes[-1].outputs[0].shape == (5, 8)
+    assert report.totals.unique_params == 16 * 8
