@@ -155,3 +155,16 @@ def explain_value(ctx) -> None:
         return
     items = [format_dim(as_dim(v)) for v in out.value.reshape(-1).tolist()]
     ctx.explain("shape", f"value = {items[0] if out.value.ndim == 0 else '[' + ', '.join(items) + ']'}")
+
+
+# Folded values that rearranging ops carry on: shape vectors (int64 / int32), masks,
+# float scales, symbolic dims.  Small int8 / uint8 payloads are quantized weights: moving
+# them is not shape arithmetic, and folding would hide them from the parameter count.
+_SHAPE_KINDS = frozenset({np.dtype(np.int64), np.dtype(np.int32), np.dtype(bool), np.dtype(object)})
+
+
+def shape_like(value: Optional[np.ndarray]) -> Optional[np.ndarray]:
+    """``value`` when a data-movement rule may fold it, else ``None``."""
+    if value is None:
+        return None
+    return value if value.dtype in _SHAPE_KINDS or np.issubdtype(value.dtype, np.floating) else None

@@ -13,7 +13,8 @@ import numpy as np
 
 from ..context import NodeContext, ShapeError, Unknown
 from ..dims import Dim, ceildiv, format_dim, is_int, sub
-from .common import axes_operand, dims_from_value, explain_value, normalize_axes, normalize_axis, tidy
+from .common import (axes_operand, dims_from_value, explain_value, normalize_axes, normalize_axis,
+                     shape_like, tidy)
 from .registry import register
 
 # Ends at or beyond this mean "to the end" (exporters write INT_MAX or INT64_MAX).
@@ -91,7 +92,7 @@ def slice_(ctx: NodeContext) -> None:
             index[axis] = slice(start, end, step)
         else:
             index = None  # symbolic bounds: the shape is known, the value is not
-    value = ctx.value(0)
+    value = shape_like(ctx.value(0))
     if value is not None and index is not None:
         value = tidy(value[tuple(index)])
         if tuple(value.shape) != tuple(out):
@@ -116,9 +117,10 @@ def gather(ctx: NodeContext) -> None:
     value = None
     index = ctx.value(1)
     # Fold picks out of shape vectors (rank <= 1); a gathered table is data, not shape arithmetic.
-    if len(data) <= 1 and ctx.value(0) is not None and index is not None and index.dtype != object:
+    table = shape_like(ctx.value(0))
+    if len(data) <= 1 and table is not None and index is not None and index.dtype != object:
         try:
-            value = tidy(np.take(ctx.value(0), index.astype(np.int64), axis=axis))
+            value = tidy(np.take(table, index.astype(np.int64), axis=axis))
         except (IndexError, TypeError, ValueError):
             raise ShapeError("index out of range") from None
     ctx.set_output(0, out, value=value)

@@ -13,13 +13,13 @@ import numpy as np
 from ..context import NodeContext, ShapeError, Unknown
 from ..dims import ceildiv, exact_div, floordiv, format_dim, format_shape, is_int, mul, prod, sub
 from .common import (axes_operand, broadcast, dims_from_value, dims_text, explain_value, merge_dims,
-                     normalize_axes, normalize_axis, tidy)
+                     normalize_axes, normalize_axis, shape_like, tidy)
 from .registry import register
 
 
 def _moved(ctx: NodeContext, i: int, fn):
     """Apply a numpy rearrangement to input ``i``'s folded value, if it has one."""
-    value = ctx.value(i)
+    value = shape_like(ctx.value(i))
     if value is None:
         return None
     try:
@@ -149,7 +149,7 @@ def concat(ctx: NodeContext) -> None:
             if len(set(agreed)) > 1:
                 raise ShapeError(f"dim {i} differs between inputs: {agreed}")
             out.append(merge_dims(column))
-    values = [ctx.value(i) for i in range(ctx.n_inputs) if ctx.has_input(i)]
+    values = [shape_like(ctx.value(i)) for i in range(ctx.n_inputs) if ctx.has_input(i)]
     value = None
     if all(v is not None for v in values):
         symbolic = any(v.dtype == object for v in values)

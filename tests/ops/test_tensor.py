@@ -278,3 +278,14 @@ def test_positional_table_gathered_by_shape_derived_indices_counts(dtype):
     report = check(model)
     assert report.nodes[-1].outputs[0].shape == (5, 8)
     assert report.totals.unique_params == 16 * 8
+
+
+def test_small_quantized_weight_moved_by_reshape_still_counts():
+    """An int8 weight reshaped by a constant shape: data movement of a weight, not shape
+    arithmetic, so its 64·48 values are parameters."""
+    weight = const("wq", np.arange(64 * 48).reshape(64, 48) % 100, np.int8)
+    model = build([helper.make_node("Reshape", ["wq", "s"], ["w2"]),
+                   helper.make_node("Transpose", ["w2"], ["y"], perm=[1, 0])],
+                  [], [weight, const("s", [48, 64])])
+    report = check(model)
+    assert report.totals.unique_params == 64 * 48
