@@ -22,7 +22,7 @@ from .dims import Dim, is_int, prod, sym
 from .dtypes import INTEGER_TYPES, dtype_name
 from .errors import GraphError, InspectError
 from .functions import function_rule, index_functions
-from .graph import MAX_NESTING, build_graph
+from .graph import MAX_ELEMENTS, MAX_NESTING, build_graph
 from .ops.registry import lookup
 from .payload import is_elided
 from .report import NodeReport
@@ -207,6 +207,9 @@ class Walker:
                 report.warnings.append(
                     f"node {report.name or report.index}: weight {info.name!r} has unknown size")
                 continue
+            if count > MAX_ELEMENTS:  # no such tensor can exist: a hostile or corrupt shape
+                raise GraphError(f"weight {info.name!r} read by node {report.name or report.index} has "
+                                 f"more elements than an int64 can count", self.path)
             seen.add(info.name)
             report.params += count
             report.param_inputs.append(info.name)
