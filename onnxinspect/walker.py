@@ -208,7 +208,7 @@ class Walker:
                     f"node {report.name or report.index}: weight {info.name!r} has unknown size")
                 continue
             if count > MAX_ELEMENTS:  # no such tensor can exist: a hostile or corrupt shape
-                raise GraphError(f"weight {info.name!r} read by node {report.name or report.index} has "
+                raise GraphError(f"weight {info.name!r} read by node {report.name or f'#{report.index}'} has "
                                  f"more elements than an int64 can count", self.path)
             seen.add(info.name)
             report.params += count

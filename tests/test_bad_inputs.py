@@ -129,6 +129,10 @@ BAD_MODELS = {
     "input past int64": (lambda: _relu_chain([helper.make_node("Relu", ["x"], ["y"])],
                                              inputs=[("x", F, [1 << 40, 1 << 40])]), 1,
                          r"input 'x' has more elements than an int64 can count"),
+    "generated weight past int64": (lambda: _relu_chain(
+        [helper.make_node("ConstantOfShape", ["s"], ["W"]), helper.make_node("Add", ["x", "W"], ["y"])],
+        inits=[numpy_helper.from_array(np.array([1 << 62, 1 << 62], np.int64), "s")]), 1,
+        r"weight 'W' read by node #1 has more elements than an int64 can count"),
     "subgraphs nested past protobuf's limit": (lambda: _nested_if_bytes(40), 1,
                                                r"nested deeper than protobuf allows"),
 }
