@@ -125,10 +125,10 @@ def inspect_command(model, fmt, input_specs, dim_specs, explain, by, check):
     if len(model) > 1 or os.path.isdir(model[0]):
         _batch(model, fmt)
     model = model[0]
-    from .api import inspect_model
+    from .api import gc_paused, inspect_model
     from .render import render_report
 
-    with guarded(model):
+    with guarded(model), gc_paused():
         inputs = dict(parse_input_spec(s) for s in input_specs)
         dims = dict(parse_dim_spec(s) for s in dim_specs)
         report = inspect_model(model, inputs=inputs, dims=dims, explain=explain)

@@ -11,7 +11,6 @@ every N); otherwise the share depends on the symbols and is ``None``.
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Optional
 
 from .dims import Dim, Expr, is_int, sum_dims
@@ -25,16 +24,25 @@ def share(part: Dim, total: Dim) -> Optional[float]:
         return part / total if total else None
     if is_int(part) or is_int(total):
         return 0.0 if part == 0 else None  # a constant against a symbolic total varies
-    ratio = _ratio(part, total)
-    return None if ratio is None else float(ratio)
+    return _ratio(part, total)
 
 
-def _ratio(part: Expr, total: Expr) -> Optional[Fraction]:
-    p, t = dict(part.terms), dict(total.terms)
-    if p.keys() != t.keys():
+def _ratio(part: Expr, total: Expr) -> Optional[float]:
+    """One ratio for every term, by cross-multiplication (exact); ``a / b`` of ints is
+    correctly rounded, so it equals ``float(Fraction(a, b))``."""
+    p, t = part.terms, total.terms
+    if len(p) != len(t):
         return None
-    ratios = {Fraction(p[m], t[m]) for m in t}
-    return ratios.pop() if len(ratios) == 1 else None
+    t = dict(t)
+    (m0, p0) = p[0]
+    t0 = t.get(m0)
+    if t0 is None:
+        return None
+    for mono, coeff in p:
+        other = t.get(mono)
+        if other is None or coeff * t0 != p0 * other:
+            return None
+    return p0 / t0
 
 
 def annotate(report) -> None:

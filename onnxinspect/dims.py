@@ -24,17 +24,18 @@ class _Atom:
 
 
 class Symbol(_Atom):
-    __slots__ = ("name", "sort_key")
+    __slots__ = ("name", "sort_key", "_hash")
 
     def __init__(self, name: str):
         self.name = name
         self.sort_key = (0, name)
+        self._hash = hash(("sym", name))   # monomials hash their atoms on every dict lookup
 
     def __eq__(self, other):
         return isinstance(other, Symbol) and other.name == self.name
 
     def __hash__(self):
-        return hash(("sym", self.name))
+        return self._hash
 
     def __str__(self):
         name = self.name
@@ -79,9 +80,10 @@ class Expr:
     __slots__ = ("terms", "_hash", "_str")
 
     def __init__(self, terms: Mapping[Monomial, int]):
-        self.terms = tuple(
-            sorted(((m, c) for m, c in terms.items() if c), key=lambda mc: _mono_key(mc[0]))
-        )
+        items = [(m, c) for m, c in terms.items() if c]
+        if len(items) > 1:
+            items.sort(key=_term_key)
+        self.terms = tuple(items)
         self._hash = hash(self.terms)
         self._str = None
 
@@ -200,9 +202,14 @@ class Expr:
         return self._hash
 
     def __str__(self):
-        if self._str is None:
-            self._str = self._render()
-        return self._str
+        text = self._str
+        if text is None:
+            # Shared by equal expressions: every node's output volume is rebuilt by prod().
+            text = _TEXT.get(self.terms)
+            if text is None:
+                text = _TEXT[self.terms] = self._render()
+            self._str = text
+        return text
 
     def _render(self) -> str:
         parts = []
@@ -246,6 +253,14 @@ def _mono_key(mono: Monomial):
     return (mono == (), -len(mono), [a.sort_key for a in mono])
 
 
+def _term_key(term):
+    return _mono_key(term[0])
+
+
+_TEXT: dict = {}      # terms -> rendered text
+_SYMBOLS: dict = {}   # name -> its Symbol: one object per name, so comparisons are by identity
+
+
 def _mono_str(mono: Monomial) -> str:
     out = []
     i = 0
@@ -265,7 +280,10 @@ def _mono_str(mono: Monomial) -> str:
 
 def sym(name: str) -> Expr:
     """A symbolic dimension named ``name`` (e.g. ``N`` or ``batch_size``)."""
-    return Expr({(Symbol(name),): 1})
+    symbol = _SYMBOLS.get(name)
+    if symbol is None:
+        symbol = _SYMBOLS[name] = Symbol(name)
+    return Expr._canonical((((symbol,), 1),))
 
 
 def is_known(d: Dim) -> bool:
@@ -310,12 +328,25 @@ def prod(dims: Iterable[Dim]) -> Dim:
 
 def sum_dims(dims: Iterable[Dim]) -> Dim:
     """Sum of many dims in one pass (totals over thousands of nodes)."""
-    acc: dict = {}
+    const = 0
+    exprs = []
     for d in dims:
         if d is None:
             return None
-        for mono, coeff in Expr.lift(d).terms:
+        if isinstance(d, Expr):
+            exprs.append(d)
+        else:
+            const += int(d)
+    if not exprs:
+        return const
+    if len(exprs) == 1 and not const:
+        return exprs[0]._normal()
+    acc: dict = {}
+    for expr in exprs:
+        for mono, coeff in expr.terms:
             acc[mono] = acc.get(mono, 0) + coeff
+    if const:
+        acc[()] = acc.get((), 0) + const
     return Expr(acc)._normal()
 
 

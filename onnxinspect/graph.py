@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Sequence
+from functools import cached_property
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-import networkx as nx
 import onnx
 
 from .dims import is_int
@@ -31,8 +31,14 @@ class ModelGraph:
     inputs: List[onnx.ValueInfoProto]          # user inputs only (initializers removed)
     outputs: List[onnx.ValueInfoProto]
     producer: Dict[str, int]                    # tensor name -> index of the node making it
-    digraph: nx.DiGraph
+    edges: List[Tuple[int, int]]                # (producer, consumer) node indices, one per read
     order: List[int]                            # node indices in topological order
+
+    @cached_property
+    def digraph(self):
+        """The node graph as a networkx ``DiGraph``, built on first use (importing
+        networkx takes longer than inspecting a small model)."""
+        return _digraph(len(self.nodes), self.edges)
 
 
 def build_graph(graph: onnx.GraphProto, path: Optional[str] = None,
@@ -72,8 +78,6 @@ def build_graph(graph: onnx.GraphProto, path: Optional[str] = None,
             producer[name] = index
 
     _check_text("tensor name", itertools.chain(known, producer, (vi.name for vi in graph.output)), path)
-    digraph = nx.DiGraph()
-    digraph.add_nodes_from(range(len(nodes)))
     edges = []
     in_order = True
     for index, node in enumerate(nodes):
@@ -87,7 +91,6 @@ def build_graph(graph: onnx.GraphProto, path: Optional[str] = None,
             if source >= index:
                 in_order = False
             edges.append((source, index))
-    digraph.add_edges_from(edges)
 
     for output in graph.output:
         if output.name not in producer and output.name not in known:
@@ -96,6 +99,9 @@ def build_graph(graph: onnx.GraphProto, path: Optional[str] = None,
     if in_order:
         order = list(range(len(nodes)))
     else:
+        import networkx as nx
+
+        digraph = _digraph(len(nodes), edges)
         try:
             order = list(nx.topological_sort(digraph))
         except nx.NetworkXUnfeasible:
@@ -103,7 +109,16 @@ def build_graph(graph: onnx.GraphProto, path: Optional[str] = None,
             names = " -> ".join(_label(nodes[a], a) for a, _ in cycle)
             raise GraphError(f"graph has a cycle: {names} -> {_label(nodes[cycle[0][0]], cycle[0][0])}",
                              path) from None
-    return ModelGraph(graph, nodes, initializers, inputs, list(graph.output), producer, digraph, order)
+    return ModelGraph(graph, nodes, initializers, inputs, list(graph.output), producer, edges, order)
+
+
+def _digraph(count: int, edges: List[Tuple[int, int]]):
+    import networkx as nx
+
+    digraph = nx.DiGraph()
+    digraph.add_nodes_from(range(count))
+    digraph.add_edges_from(edges)
+    return digraph
 
 
 def check_shape(what: str, shape, path: Optional[str] = None) -> None:

@@ -158,6 +158,7 @@ class _Live:
         self.terms: Dict[tuple, int] = {}
         self.at_ones = 0       # the known total with every symbol = 1
         self.unknown = 0       # live tensors of unknown size
+        self.evaluated: Dict[Expr, int] = {}   # size -> its value with every symbol = 1
 
     def add(self, name: str, size: Dim) -> None:
         self.names[name] = size
@@ -173,7 +174,10 @@ class _Live:
         elif isinstance(size, Expr):
             for mono, coeff in size.terms:
                 self.terms[mono] = self.terms.get(mono, 0) + sign * coeff
-            self.at_ones += sign * _at(size, self.ones)
+            value = self.evaluated.get(size)
+            if value is None:  # equal sizes recur in every block of a deep network
+                value = self.evaluated[size] = _at(size, self.ones)
+            self.at_ones += sign * value
         else:
             self.terms[()] = self.terms.get((), 0) + sign * size
             self.at_ones += sign * size

@@ -34,4 +34,10 @@ class TensorInfo:
         return None if self.shape is None else prod(self.shape)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "dtype": self.dtype, "shape": shape_to_json(self.shape)}
+        # A tensor is written once per reader: its shape's JSON is kept with the shape it came from.
+        shape = self.shape
+        cached = self.__dict__.get("_shape_json")
+        if cached is None or cached[0] is not shape:
+            cached = self._shape_json = (shape, shape_to_json(shape))
+        dims = cached[1]
+        return {"name": self.name, "dtype": self.dtype, "shape": None if dims is None else list(dims)}

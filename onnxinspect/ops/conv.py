@@ -85,7 +85,7 @@ def conv_core(ctx: NodeContext, x_slot: int = 0, w_slot: int = 1, b_slot: Option
         raise ShapeError(f"input has {cin} channels but the weight expects {w[1]}·{group}")
     if is_int(cout) and cout % group:
         raise ShapeError(f"{cout} output channels do not split into {group} groups")
-    out_spatial, formulas = spatial_outputs(x[2:], attrs)
+    out_spatial, formulas = spatial_outputs(x[2:], attrs, ctx.explaining)
     out = (x[0], cout, *out_spatial)
     ctx.set_output(0, out, ctx.dtype(x_slot) if dtype is None else dtype)
 

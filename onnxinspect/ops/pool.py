@@ -32,7 +32,7 @@ def pool(ctx: NodeContext) -> None:
                  f"pool; the spec (followed "
                  f"here) gives ⌈input/stride⌉, onnxruntime pads for the undilated kernel and "
                  f"produces a smaller output")
-    out_spatial, formulas = spatial_outputs(x[2:], attrs)
+    out_spatial, formulas = spatial_outputs(x[2:], attrs, ctx.explaining)
     out = (x[0], x[1], *out_spatial)
     ctx.set_output(0, out)
     ctx.set_output(1, out, "int64")  # MaxPool's Indices

@@ -50,10 +50,14 @@ class WindowAttrs:
 
 
 def window_output(size: Dim, kernel: Dim, stride: int, dilation: int, pad_begin: int,
-                  pad_end: int, auto_pad: str, ceil_mode: bool = False) -> Tuple[Dim, str]:
-    """Output size of one axis of a Conv / pool, and the formula with numbers."""
+                  pad_end: int, auto_pad: str, ceil_mode: bool = False,
+                  explaining: bool = True) -> Tuple[Dim, Optional[str]]:
+    """Output size of one axis of a Conv / pool, and the formula with numbers (None
+    unless ``explaining``: formatting it would cost more than the arithmetic)."""
     if auto_pad in SAME:
         out = ceildiv(size, stride)
+        if not explaining:
+            return out, None
         return out, (f"⌈{_d(size)}/{stride}⌉ = {format_dim(out)} ({auto_pad}: output = ⌈input/stride⌉)"
                      f"{change_note(size, out)}")
     if auto_pad == "VALID":
@@ -66,6 +70,8 @@ def window_output(size: Dim, kernel: Dim, stride: int, dilation: int, pad_begin:
     out = add((ceildiv if ceil_mode else floordiv)(numerator, stride), 1)
     if ceil_mode and out is not None:
         out = _drop_window_in_right_pad(out, size, stride, pad_begin, pad_end, effective)
+    if not explaining:
+        return out, None
     left, right = ("⌈", "⌉") if ceil_mode else ("⌊", "⌋")
     formula = (f"{left}({_d(size)} + {pad_begin} + {pad_end} − {dilation}·({_d(kernel)}−1) − 1)"
                f"/{stride}{right} + 1 = {format_dim(out)}{change_note(size, out)}")
@@ -113,16 +119,19 @@ def transpose_same_output(size: Dim, kernel: Dim, stride: int, dilation: int,
     return out, f"{formula} ({auto_pad}: the unpadded output is already below input·stride)"
 
 
-def spatial_outputs(sizes: Sequence[Dim], attrs: WindowAttrs) -> Tuple[List[Dim], List[str]]:
-    """Output sizes of every spatial axis and one ``H: formula`` line per axis."""
+def spatial_outputs(sizes: Sequence[Dim], attrs: WindowAttrs,
+                    explaining: bool = True) -> Tuple[List[Dim], List[str]]:
+    """Output sizes of every spatial axis and one ``H: formula`` line per axis (no lines
+    unless ``explaining``)."""
     rank = len(sizes)
     outs, formulas = [], []
     for i, name in enumerate(axis_names(rank)):
         out, formula = window_output(sizes[i], attrs.kernel[i], attrs.strides[i], attrs.dilations[i],
                                      attrs.pads[i], attrs.pads[i + rank], attrs.auto_pad,
-                                     attrs.ceil_mode)
+                                     attrs.ceil_mode, explaining)
         outs.append(out)
-        formulas.append(f"{name}: {formula}")
+        if explaining:
+            formulas.append(f"{name}: {formula}")
     return outs, formulas
 
 
