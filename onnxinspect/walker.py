@@ -202,6 +202,8 @@ class Walker:
                 continue
             if folded and (info.dtype in INTEGER_TYPES or from_shapes):
                 continue  # constant folded into shape arithmetic
+            if info.shape == () and rule.scalar_literals:
+                continue  # a 0-d literal in arithmetic (an epsilon, a scale, a counter's + 1)
             count = info.size
             if not is_int(count):
                 report.warnings.append(

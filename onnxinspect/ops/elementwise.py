@@ -137,7 +137,7 @@ def _cost(ctx: NodeContext, shape, per_element: int = 1) -> None:
 
 @register("Add", "Sub", "Mul", "Div", "Pow", "Mod", "BitShift", "BitwiseAnd", "BitwiseOr",
           "BitwiseXor", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or",
-          "Xor", "Max", "Min", "Sum", "Mean")
+          "Xor", "Max", "Min", "Sum", "Mean", scalar_literals=True)
 def broadcasting(ctx: NodeContext) -> None:
     shapes = [ctx.shape_or_none(i) for i in range(ctx.n_inputs) if ctx.has_input(i)]
     shape = broadcast(shapes)
@@ -161,7 +161,7 @@ def prelu(ctx: NodeContext) -> None:
         ctx.set_cost(flops=prod(shape))
 
 
-@register("Where")
+@register("Where", scalar_literals=True)
 def where(ctx: NodeContext) -> None:
     shape = broadcast([ctx.shape_or_none(i) for i in range(3)])
     value = None

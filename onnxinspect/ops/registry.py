@@ -5,6 +5,8 @@ from ``ctx`` and calls ``ctx.set_output``.  ``meta_inputs`` names the input slot
 carry shapes, axes, indices, pads or sizes: constants there are never parameters.
 ``generator`` marks ops that make a constant weight out of a constant shape
 (ConstantOfShape, RandomNormal, ...): their outputs count as parameters where consumed.
+``scalar_literals`` marks arithmetic ops whose 0-d constant operands are literals
+(an epsilon, a scale, a loop counter's ``+ 1``), not learned weights.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class OpRule:
     infer: Callable
     meta_inputs: FrozenSet[int] = frozenset()
     generator: bool = False
+    scalar_literals: bool = False
 
 
 _RULES: Dict[Tuple[str, str], OpRule] = {}
@@ -32,14 +35,15 @@ def normal_domain(domain: str) -> str:
 
 
 def register(*op_types: str, domain: str = "", meta_inputs: Iterable[int] = (),
-             generator: bool = False) -> Callable:
+             generator: bool = False, scalar_literals: bool = False) -> Callable:
     """Decorator registering ``fn`` as the rule for ``op_types`` in ``domain``."""
     def wrap(fn: Callable) -> Callable:
         for op_type in op_types:
             key = (normal_domain(domain), op_type)
             if key in _RULES:
                 raise ValueError(f"duplicate rule for {domain or 'ai.onnx'}::{op_type}")
-            _RULES[key] = OpRule(key[0], op_type, fn, frozenset(meta_inputs), generator)
+            _RULES[key] = OpRule(key[0], op_type, fn, frozenset(meta_inputs), generator,
+                                  scalar_literals)
         return fn
     return wrap
 
