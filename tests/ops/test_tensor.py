@@ -289,3 +289,28 @@ def test_small_quantized_weight_moved_by_reshape_still_counts():
                   [], [weight, const("s", [48, 64])])
     report = check(model)
     assert report.totals.unique_params == 64 * 48
+
+
+# The cases whose input is X, with its first dim made dynamic ("N"): every symbolic
+# answer, substituted, must equal ORT's shape at two batch sizes.  Left out: the cases
+# whose operands spell the batch as a number (a (6, 20) target, sizes (2, ...), index
+# tensors with a batch of 2).
+NOT_SYMBOLIC = {"reshape_opset5", "resize_sizes",
+                "gather_elements", "scatter_elements", "gather_nd_batch_dims", "scatter_nd"}
+
+
+def _takes_x(case) -> bool:
+    inputs = case().graph.input
+    return bool(inputs) and [d.dim_value for d in inputs[0].type.tensor_type.shape.dim] == X[2]
+
+
+SYMBOLIC = {k: v for k, v in CASES.items() if k not in NOT_SYMBOLIC and _takes_x(v)}
+
+
+@pytest.mark.parametrize("case", SYMBOLIC.values(), ids=SYMBOLIC.keys())
+def test_dynamic_batch_stays_symbolic(case):
+    model = case()
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "N"
+    for n in (4, 7):
+        report = check(model, {"N": n})
+    assert all(t.shape is not None for node in report.nodes for t in node.outputs)
