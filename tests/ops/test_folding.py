@@ -147,7 +147,7 @@ def test_shape_subgraphs_stay_symbolic_and_match_ort(make, sizes, expected):
     assert report.totals.params == 0, "int64 shape constants are never parameters"
     for k in range(2):
         bindings = {name: values[k] for name, values in sizes.items()}
-        check(model, bindings, onnx_truth=False)
+        check(model, bindings)
         _assert_folded_values_match(model, ours, bindings)
 
 
@@ -211,17 +211,16 @@ KERAS_MHA = os.path.join(os.path.dirname(__file__), "data", "keras_mha_dynamic.o
 def test_a_real_tf2onnx_export_stays_symbolic_and_matches_ort():
     """Keras MultiHeadAttention + LayerNorm + Reshape(-1) + UpSampling1D, batch and sequence
     dynamic (see data/make_keras_mha_dynamic.py): every tensor symbolic, equal to ORT's
-    shapes at two sizes; parameters = Keras's 1,691 plus the scalar constants (attention
-    scale, LayerNorm epsilon) the exporter writes as initializers."""
+    shapes at two sizes; parameters = Keras's 1,691 (the attention scale and LayerNorm
+    epsilon the exporter writes as 0-d initializers are literals, not weights)."""
     model = onnx.load(KERAS_MHA)
     batch, seq = (d.dim_param for d in model.graph.input[0].type.tensor_type.shape.dim[:2])
     report = None
     for b, s in ((1, 3), (4, 7)):
-        report = check(model, {batch: b, seq: s}, onnx_truth=False)
+        report = check(model, {batch: b, seq: s})
     assert all(t.shape is not None for n in report.nodes for t in n.outputs)
     assert [str(d) for d in report.outputs[1].shape] == [batch, f"2*{seq}", "32"]
-    scalars = sum(1 for t in model.graph.initializer if not t.dims and t.data_type == onnx.TensorProto.FLOAT)
-    assert report.totals.unique_params == 1691 + scalars
+    assert report.totals.unique_params == 1691
 
 
 def test_explain_shows_how_the_reshape_target_is_assembled():
