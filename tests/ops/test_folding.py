@@ -182,7 +182,7 @@ def test_fraction_of_a_symbol_is_not_folded():
     assert ours["sizes"].value is None and ours["y"].shape is None
     model.graph.input[0].type.tensor_type.shape.dim[2].dim_value = 6
     model.graph.input[0].type.tensor_type.shape.dim[3].dim_value = 4
-    check(model, {"N": 2}, onnx_truth=False)
+    check(model, {"N": 2})
 
 
 def test_folded_shape_of_a_constant_weight_is_not_a_parameter():
