@@ -2,6 +2,8 @@
 
 - ``synthetic(n)``: a chain of Conv -> Relu -> Add (residual) blocks with small
   weights, about ``n`` nodes, dynamic batch: a graph that is large but cheap to load.
+  ``synthetic(n, channels=64)`` is the same graph with 64x more weight bytes (the
+  weight-bytes scaling benchmark).
 - ``resnet50()``: Keras' ResNet-50 (random weights, seed 0) exported with tf2onnx,
   ~100 MB of embedded weights; needs the ``export`` extra.
 - ``unet()``: the committed fixture ``fixtures/unet.onnx``.
@@ -24,13 +26,12 @@ def _cached(name: str) -> str:
     return os.path.join(CACHE, name)
 
 
-def synthetic(nodes: int) -> str:
-    """About ``nodes`` nodes: blocks of Conv(3x3, 8 ch) -> Relu -> Add(skip)."""
-    path = _cached(f"synthetic_{nodes}.onnx")
+def synthetic(nodes: int, channels: int = 8) -> str:
+    """About ``nodes`` nodes: blocks of Conv(3x3, ``channels`` ch) -> Relu -> Add(skip)."""
+    path = _cached(f"synthetic_{nodes}.onnx" if channels == 8 else f"synthetic_{nodes}_c{channels}.onnx")
     if os.path.exists(path):
         return path
     rng = np.random.default_rng(0)
-    channels = 8
     graph_nodes, inits = [], []
     current = "x"
     for block in range(max(nodes // 3, 1)):
