@@ -211,16 +211,17 @@ class Expr:
             self._str = text
         return text
 
-    def _render(self) -> str:
+    def _render(self, thousands: bool = False) -> str:
         parts = []
         for mono, coeff in self.terms:
             body = _mono_str(mono)
+            number = f"{abs(coeff):,}" if thousands else str(abs(coeff))
             if not body:
-                text = str(abs(coeff))
+                text = number
             elif abs(coeff) == 1:
                 text = body
             else:
-                text = f"{abs(coeff)}*{body}"
+                text = f"{number}*{body}"
             if not parts:
                 parts.append(text if coeff > 0 else f"-{text}")
             else:
@@ -482,9 +483,9 @@ def subs_dim(d: Dim, bindings: Mapping[str, int]) -> Dim:
 
 
 def format_count(d: Dim) -> str:
-    """Thousands separators for ints (7,759,521); symbolic counts as text."""
+    """Thousands separators for people: 7,759,521 and 3,390,031,872*N."""
     if d is None:
         return "?"
     if is_int(d):
         return f"{d:,}"
-    return str(d)
+    return d._render(thousands=True)
