@@ -18,6 +18,7 @@ from .dims import Dim
 from .tensors import FOLD_LIMIT, Shape, TensorInfo
 
 _SAME = object()
+_INT, _INTS = onnx.AttributeProto.INT, onnx.AttributeProto.INTS
 
 
 class Unknown(Exception):
@@ -106,6 +107,11 @@ class NodeContext:
             return default
         if proto.ref_attr_name and not proto.type:
             return default
+        kind = proto.type
+        if kind == _INTS and not proto.ref_attr_name:  # the common case, read directly
+            return list(proto.ints)
+        if kind == _INT and not proto.ref_attr_name:
+            return proto.i
         value = helper.get_attribute_value(proto)
         if isinstance(value, bytes):
             return value.decode("utf-8", "replace")

@@ -90,7 +90,7 @@ def analyse(report) -> Memory:
     best, best_value, best_live = None, None, []
     for step, node in enumerate(nodes):
         produced = [t.name for t in node.outputs if t.name in sizes]
-        node.output_bytes = sum_dims(sizes[n] for n in produced)
+        node.output_bytes = sizes[produced[0]] if len(produced) == 1 else sum_dims(sizes[n] for n in produced)
         for name in produced:
             live.add(name, sizes[name])
         node.live_bytes = live.total()
@@ -122,14 +122,25 @@ def analyse(report) -> Memory:
 
 def _activation_sizes(report) -> Dict[str, Dim]:
     sizes: Dict[str, Dim] = {}
+    known: Dict[tuple, Dim] = {}   # (shape, dtype) -> bytes: a deep network repeats a few shapes
     for t in report.inputs:
         if t.name and not t.source:
             sizes[t.name] = tensor_bytes(t)
     for node in report.nodes:
         for t in node.outputs:
             if t.name and not t.const:
-                sizes[t.name] = tensor_bytes(t)
+                if type(t.shape) is not tuple:
+                    sizes[t.name] = tensor_bytes(t)
+                    continue
+                key = (t.shape, t.dtype)
+                size = known.get(key, _MISSING)
+                if size is _MISSING:
+                    size = known[key] = tensor_bytes(t)
+                sizes[t.name] = size
     return sizes
+
+
+_MISSING = object()
 
 
 def _last_uses(report, sizes: Mapping[str, Dim]) -> Dict[str, int]:

@@ -137,7 +137,7 @@ class Walker:
             report = self.visit(index, node, tensors)
             reports.append(report)
             warnings.extend(report.warnings)
-            for user in _with_subgraphs(report):
+            for user in _with_subgraphs(report) if report.subgraphs else (report,):
                 for name in user.param_inputs:
                     consumers.setdefault(name, []).append(user)
 
