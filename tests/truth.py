@@ -26,9 +26,9 @@ def make_model(nodes, inputs, outputs, initializers=(), opset=17, value_info=(),
     return model
 
 
-def ort_shapes(model: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> Dict[str, tuple]:
+def ort_values(model: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
     """Run ``model`` on onnxruntime's CPU provider with every node output exposed as a
-    graph output; returns the actual shape of every tensor."""
+    graph output; returns the actual value of every tensor."""
     import onnxruntime as ort
 
     exposed = onnx.ModelProto()
@@ -44,8 +44,12 @@ def ort_shapes(model: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> Dict[
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     session = ort.InferenceSession(exposed.SerializeToString(), options, providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
-    values = session.run(names, dict(feeds))
-    return {name: tuple(np.asarray(v).shape) for name, v in zip(names, values)}
+    return dict(zip(names, (np.asarray(v) for v in session.run(names, dict(feeds)))))
+
+
+def ort_shapes(model: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> Dict[str, tuple]:
+    """The actual shape of every tensor when onnxruntime runs ``model``."""
+    return {name: tuple(v.shape) for name, v in ort_values(model, feeds).items()}
 
 
 def onnx_shapes(model: onnx.ModelProto) -> Dict[str, Optional[tuple]]:
@@ -92,3 +96,63 @@ def our_shapes(report) -> Dict[str, Optional[tuple]]:
                 s = shape_to_json(t.shape)
                 out[t.name] = None if s is None else tuple(s)
     return out
+
+
+def onnx_types(model: onnx.ModelProto) -> Dict[str, int]:
+    """onnx.shape_inference's element type of every tensor it types."""
+    inferred = shape_inference.infer_shapes(model, strict_mode=False)
+    return {vi.name: vi.type.tensor_type.elem_type
+            for vi in list(inferred.graph.value_info) + list(inferred.graph.output)}
+
+
+def concrete_shapes(model: onnx.ModelProto, bindings: Mapping[str, int]) -> Dict[str, tuple]:
+    """The model's input shapes with every named dim bound from ``bindings``."""
+    init = {t.name for t in model.graph.initializer}
+    return {vi.name: tuple(d.dim_value if d.HasField("dim_value") else bindings[d.dim_param]
+                           for d in vi.type.tensor_type.shape.dim)
+            for vi in model.graph.input if vi.name not in init}
+
+
+def node_of(report, op_type: str):
+    """The report's first node of ``op_type``."""
+    return next(n for n in report.nodes if n.op_type == op_type)
+
+
+def check(model, bindings: Optional[Mapping[str, int]] = None, feeds=None, data_dependent=(),
+          onnx_truth: bool = True, explain: bool = False, compare_symbols: bool = True):
+    """Inspect ``model`` and assert every node output's shape equals onnxruntime's actual
+    one (our symbolic dims substituted with ``bindings``) and agrees with
+    onnx.shape_inference where it knows a dim (its named symbols too, unless
+    ``compare_symbols`` is off) and a dtype.  Dims in ``data_dependent`` tensors may stay
+    unknown.  Returns the report."""
+    from onnxinspect import inspect_model
+    from onnxinspect.dims import subs_dim
+    from onnxinspect.dtypes import dtype_name
+
+    bindings = dict(bindings or {})
+    report = inspect_model(model, explain=explain)
+    assert not report.warnings, report.warnings
+    feeds = feeds if feeds is not None else random_feeds(model, concrete_shapes(model, bindings))
+    actual = ort_shapes(model, feeds)
+    inferred = onnx_shapes(model) if onnx_truth else {}
+    types = onnx_types(model) if onnx_truth else {}
+    ours = {t.name: t for node in report.nodes for t in node.outputs if t.name}
+    for name, shape in actual.items():
+        info = ours[name]
+        assert info.shape is not None, f"{name}: we inferred no shape, ORT gives {shape}"
+        got = tuple(subs_dim(d, bindings) for d in info.shape)
+        if name in data_dependent:
+            assert len(got) == len(shape), f"{name}: ours {info.shape}, ORT {shape}"
+            got = tuple(a if g is None else g for g, a in zip(got, shape))
+        assert got == shape, f"{name}: ours {info.shape} -> {got}, ORT {shape}"
+        expected = inferred.get(name)
+        if expected is not None:
+            assert len(expected) == len(info.shape), f"{name}: onnx {expected}, ours {info.shape}"
+            for mine, theirs in zip(info.shape, expected):
+                if isinstance(theirs, int) or (compare_symbols and theirs is not None
+                                               and not str(theirs).startswith("unk__")):
+                    assert (mine if isinstance(mine, int) else str(mine)) == theirs, \
+                        f"{name}: ours {info.shape}, onnx {expected}"
+        if types.get(name):
+            assert info.dtype == dtype_name(types[name]), f"{name}: ours {info.dtype}, onnx {types[name]}"
+    return report
