@@ -27,7 +27,7 @@ ELIDED_KEY = "onnxinspect.elided"   # value: how many serialized bytes were drop
 # smaller messages cannot contain one and are copied without a look.
 _DESCEND_MIN = FOLD_LIMIT // 4
 _MAX_BYTES_PER_ELEMENT = 16        # complex128; more means the payload contradicts dims
-_MAX_DEPTH = 64                    # deeper nesting is copied as is (protobuf rejects it)
+_MAX_DEPTH = 100                   # message levels, as protobuf's parser allows; deeper is copied as is
 
 _MODEL, _GRAPH, _NODE, _ATTR, _TENSOR = range(5)
 # message kind -> {field number: kind of the sub-message in that field}
@@ -151,17 +151,27 @@ def _fields(buf: memoryview, start: int, end: int):
     pos = start
     while pos < end:
         field_start = pos
-        tag, pos = _varint(buf, pos, end)
+        tag = buf[pos]
+        if tag < 0x80:   # one-byte varints (most tags and lengths) without a call
+            pos += 1
+        else:
+            tag, pos = _varint(buf, pos, end)
         wire = tag & 7
         value_start = pos
-        if wire == 0:
+        if wire == 2:
+            if pos >= end:
+                raise _Malformed
+            length = buf[pos]
+            if length < 0x80:
+                pos += 1
+            else:
+                length, pos = _varint(buf, pos, end)
+            value_start = pos
+            pos += length
+        elif wire == 0:
             _, pos = _varint(buf, pos, end)
         elif wire == 1:
             pos += 8
-        elif wire == 2:
-            length, pos = _varint(buf, pos, end)
-            value_start = pos
-            pos += length
         elif wire == 5:
             pos += 4
         else:
