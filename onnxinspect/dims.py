@@ -84,7 +84,7 @@ class Expr:
         if len(items) > 1:
             items.sort(key=_term_key)
         self.terms = tuple(items)
-        self._hash = hash(self.terms)
+        self._hash = None
         self._str = None
 
     @classmethod
@@ -92,7 +92,7 @@ class Expr:
         """Wrap terms already in canonical order (the hot paths' shortcut)."""
         expr = cls.__new__(cls)
         expr.terms = terms
-        expr._hash = hash(terms)
+        expr._hash = None   # hashed on first use: most intermediate results never are
         expr._str = None
         return expr
 
@@ -199,6 +199,8 @@ class Expr:
         return False
 
     def __hash__(self):
+        if self._hash is None:
+            self._hash = hash(self.terms)
         return self._hash
 
     def __str__(self):
