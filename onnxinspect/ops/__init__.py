@@ -19,5 +19,7 @@ from . import (  # noqa: F401
     quant,
     control_flow,
     contrib,
+    recurrent,
+    misc,
 )
 from .registry import OpRule, lookup, register, registered_ops  # noqa: F401
