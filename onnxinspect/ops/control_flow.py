@@ -105,7 +105,7 @@ def if_(ctx: NodeContext) -> None:
                              f"{format_count(else_cost[1])}{which}")
 
 
-@register("Loop", meta_inputs=(0, 1))
+@register("Loop", meta_inputs=(0, 1), scalar_literals=True)
 def loop(ctx: NodeContext) -> None:
     body: onnx.GraphProto = ctx.attr("body")
     carried = [ctx.inputs[i] for i in range(2, ctx.n_inputs)]
