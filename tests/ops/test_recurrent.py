@@ -8,12 +8,13 @@ import warnings
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 from onnxinspect import inspect_model
 from onnxinspect.dims import subs_dim
 
+from export_helpers import export_small, require_tensorflow
 from nn_cases import F, build, check, init, node_of
 from truth import onnx_shapes, ort_shapes, random_feeds
 
@@ -59,9 +60,9 @@ def _model(op, direction="forward", layout=0, x=(5, 2, I), optional="bias", hidd
     return build([helper.make_node(op, names, outputs, **attrs)], inputs, inits, opset=opset)
 
 
-def _params(op, dirs, bias, peepholes):
+def _params(op, dirs, bias, peepholes, hidden=H, inputs=I):
     g = GATES[op]
-    return g * H * (I + H) * dirs + bias * 2 * g * H * dirs + peepholes * 3 * H * dirs
+    return g * hidden * (inputs + hidden) * dirs + bias * 2 * g * hidden * dirs + peepholes * 3 * hidden * dirs
 
 
 def _flops(op, seq, batch, dirs, bias, peepholes):
@@ -145,8 +146,8 @@ def test_explain_lstm_params_line():
     expected = _params("LSTM", 2, True, True)
     assert node.params == expected == 4 * H * (I + H) * 2 + 8 * H * 2 + 3 * H * 2
     params = [text for kind, text in node.explanations if kind == "params"]
-    assert params == [f"dirs·4·hidden·(input + hidden) + dirs·8·hidden (B) + dirs·3·hidden (P) = "
-                      f"2·4·{H}·({I} + {H}) + 2·8·{H} + 2·3·{H} = {expected:,}"]
+    assert params == [(f"dirs·4·hidden·(input + hidden) + dirs·8·hidden (B) + dirs·3·hidden (P) = "
+                       f"2·4·{H}·({I} + {H}) + 2·8·{H} + 2·3·{H} = {expected:,}")]
     flops = [text for kind, text in node.explanations if kind == "flops"]
     assert len(flops) == 1 and flops[0].endswith(f"= {node.flops:,}")
 
@@ -199,3 +200,25 @@ def test_onnx_node_cases(model, data):
     expected = sum(np.asarray(v).size for vi, v in zip(model.graph.input, inputs) if vi.name in weights)
     assert report.nodes[0].params == expected > 0
     assert [o.shape for o in report.outputs] == [tuple(np.asarray(v).shape) for v in outputs]
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_keras_lstm_through_tf2onnx(tmp_path, bidirectional):
+    """Keras keeps one bias per gate (4·units); the exported B has 8·units, the recurrent
+    half zeros -- so the ONNX node holds Keras's count + 4·units per direction."""
+    keras = require_tensorflow()
+    units, steps, features = 8, 7, 5
+    layer = keras.layers.LSTM(units, return_sequences=True)
+    inp = keras.Input((steps, features))
+    model = keras.Model(inp, keras.layers.Bidirectional(layer)(inp) if bidirectional else layer(inp))
+    path, report = export_small(model, tmp_path / "lstm.onnx")
+    dirs = 2 if bidirectional else 1
+    node = node_of(report, "LSTM")
+    assert node.params == model.count_params() + 4 * units * dirs
+    assert node.params == _params("LSTM", dirs, True, False, hidden=units, inputs=features)
+    exported = onnx.load(path)
+    feed = exported.graph.input[0]
+    actual = ort_shapes(exported, random_feeds(exported, {feed.name: (3, steps, features)}))
+    batch = feed.type.tensor_type.shape.dim[0].dim_param
+    for out in node.outputs:
+        assert tuple(subs_dim(d, {batch: 3}) for d in out.shape) == actual[out.name]
