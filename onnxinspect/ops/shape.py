@@ -195,7 +195,7 @@ def split(ctx: NodeContext) -> None:
         ctx.explain("shape", f"axis {axis}: {format_dim(dim)} = {' + '.join(format_dim(s) for s in sizes)}")
 
 
-@register("Expand", meta_inputs=(1,))
+@register("Expand", meta_inputs=(1,), scalar_literals=True)
 def expand(ctx: NodeContext) -> None:
     ctx.set_cost(flops=0)
     x = ctx.shape(0)
