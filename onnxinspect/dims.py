@@ -322,7 +322,9 @@ def mul(*dims: Dim) -> Dim:
             return None
         else:
             symbolic = d if symbolic is None else symbolic * d
-    return scale if symbolic is None else symbolic * scale
+    if symbolic is None:
+        return scale
+    return symbolic if scale == 1 else symbolic * scale
 
 
 def prod(dims: Iterable[Dim]) -> Dim:
