@@ -212,7 +212,8 @@ def dropout(ctx: NodeContext) -> None:
     ctx.set_cost(flops=0)
 
 
-@register("Cast")
+# A 0-d constant cast to the input's type is a literal (the dynamo exporter's CastLike(0, x)).
+@register("Cast", scalar_literals=True)
 def cast(ctx: NodeContext) -> None:
     to = dtype_name(ctx.attr("to", 0))
     ctx.set_output(0, ctx.shape_or_none(0), to, _cast_value(ctx.value(0), to))
@@ -238,7 +239,7 @@ def regex_full_match(ctx: NodeContext) -> None:
     ctx.set_cost(flops=0)
 
 
-@register("CastLike")
+@register("CastLike", scalar_literals=True)
 def cast_like(ctx: NodeContext) -> None:
     to = ctx.dtype(1)
     ctx.set_output(0, ctx.shape_or_none(0), to, _cast_value(ctx.value(0), to))
