@@ -13,12 +13,18 @@ Exporters keep the layer a node came from in its name:
 - PyTorch: ``/<module>/<submodule>/<Op>``, where children of containers carry their
   qualified name (``/layer1/layer1.0/downsample/downsample.0/Conv``): the module path
   is rebuilt as ``layer1.0.downsample.0``.
+- PyTorch's dynamo exporter (``torch.onnx.export(dynamo=True)``): nodes are named
+  ``node_Conv_12``; the module path is the node's ``pkg.torch.onnx.name_scopes``
+  metadata, ``['', 'layer1', 'layer1.0', 'layer1.0.bn1', '<fx node>']`` (root module
+  first, the fx node last): the deepest module, ``layer1.0.bn1``, is the layer.  (Its
+  rewriter fuses BatchNorm into the Conv before it and keeps the BatchNorm's path.)
 
 A node with no recognisable scope gets its own row in the layer view.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
@@ -54,6 +60,19 @@ def _torch_layer(parts: List[str]) -> Optional[str]:
     return ".".join(path) or None
 
 
+def scopes_layer(name_scopes: str) -> Optional[str]:
+    """The deepest module in a dynamo export's ``name_scopes`` metadata, or None for an op
+    of the root module (``['', 'relu']``) or of no module at all."""
+    try:
+        scopes = ast.literal_eval(name_scopes)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    if not isinstance(scopes, list) or len(scopes) < 3 or scopes[0] != "":
+        return None
+    module = scopes[-2]
+    return module if isinstance(module, str) and module else None
+
+
 def _tf_layer(parts: List[str]) -> Optional[str]:
     while parts and parts[0] in _TF_WRAPPERS:
         parts = parts[1:]
@@ -83,8 +102,12 @@ class LayerRow:
 def node_layer(node: NodeReport) -> Optional[str]:
     """The node's layer from its name, else from its outputs' or its weights' names
     (tf2onnx renames some fused nodes, ``Conv__206``, but keeps the layer's weight names)."""
-    candidates = [node.name] + [t.name for t in node.outputs if t.name] + list(node.param_inputs)
-    for name in candidates:
+    layer = layer_name(node.name)
+    if layer is None and node.name_scopes:
+        layer = scopes_layer(node.name_scopes)
+    if layer is not None:
+        return layer
+    for name in [t.name for t in node.outputs if t.name] + list(node.param_inputs):
         layer = layer_name(name)
         if layer is not None:
             return layer

@@ -50,6 +50,7 @@ class NodeReport:
     explanations: List[Tuple[str, str]] = field(default_factory=list)
     warnings: List[str] = field(default_factory=list)
     subgraphs: Dict[str, List["NodeReport"]] = field(default_factory=dict)
+    name_scopes: Optional[str] = None     # torch dynamo exporter's module path (metadata), for layers.py
     flops_share: Optional[float] = None   # of the total FLOPs (cost.annotate)
     output_bytes: Dim = None              # activation bytes it writes (memory.analyse)
     live_bytes: Dim = None                # activation bytes live while it runs

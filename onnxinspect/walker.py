@@ -184,7 +184,8 @@ class Walker:
         report = NodeReport(index, node.name, node.op_type, node.domain, inputs, outputs,
                             macs=ctx.macs, flops=ctx.flops, known_op=rule is not None,
                             explanations=ctx.explanations, warnings=ctx.warnings,
-                            subgraphs=ctx.subgraphs)
+                            subgraphs=ctx.subgraphs,
+                            name_scopes=_name_scopes(node) if node.metadata_props else None)
         self._count_params(report, rule, outputs)
         return report
 
@@ -222,6 +223,15 @@ def _with_subgraphs(report: NodeReport):
     for body in report.subgraphs.values():
         for nested in body:
             yield from _with_subgraphs(nested)
+
+
+def _name_scopes(node: onnx.NodeProto) -> Optional[str]:
+    """torch's dynamo exporter names nodes ``node_Conv_12`` and keeps the module path in
+    metadata; the layer view reads it (only this entry is kept: the others hold stack traces)."""
+    for prop in node.metadata_props:
+        if prop.key == "pkg.torch.onnx.name_scopes":
+            return prop.value
+    return None
 
 
 def _has_subgraph(node: onnx.NodeProto) -> bool:
