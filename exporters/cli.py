@@ -18,7 +18,9 @@ import click
 from onnxinspect.cli import fail
 from onnxinspect.errors import InspectError, UsageError
 
-SOURCE_HELP = "'unet' (the seed article's U-Net) or a Keras model: .keras / .h5 file or SavedModel directory."
+SOURCE_HELP = ("unet|KERAS_MODEL: 'unet' (the default) is the U-Net of the CNN-parameter article, rebuilt "
+               "and seeded; KERAS_MODEL is a .keras / .h5 file or a SavedModel directory.")
+VERIFY_EXIT = "Exit status: 0 everything agrees; 1 a mismatch or an error; 2 usage error."
 
 
 def parse_tolerances(values: Sequence[str], option: str) -> Dict[str, float]:
@@ -86,13 +88,15 @@ def _common_verify_options(command):
                      help="Absolute tolerance, for every output or one (default by dtype: float32 1e-4)."),
         click.option("--rtol", multiple=True, metavar="[OUTPUT=]X",
                      help="Relative tolerance, for every output or one (default by dtype: float32 1e-3)."),
-        click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True),
+        click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+                     help="text for people, json (one object) for scripts."),
     ]):
         command = decorator(command)
     return command
 
 
-@click.command("export")
+@click.command("export", short_help="Export the article's U-Net or a Keras model to ONNX.",
+               epilog=SOURCE_HELP)
 @click.argument("source", default="unet", metavar="[unet|KERAS_MODEL]")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .onnx file to write.")
 @click.option("--opset", type=int, default=17, show_default=True, help="ONNX opset.")
@@ -101,7 +105,7 @@ def _common_verify_options(command):
 @click.option("--save-keras", type=click.Path(dir_okay=False), default=None,
               help="Also save the (seeded) Keras model as .keras, for `onnxinspect verify --keras`.")
 def export(source, output, opset, seed, save_keras):
-    """Export the seed's U-Net, or your Keras model, to ONNX (dynamic batch dim N)."""
+    """Export the article's U-Net, or your Keras model, to ONNX (dynamic batch dim N)."""
     from onnxinspect.api import inspect_model
 
     from .keras_export import export as run_export
@@ -119,7 +123,7 @@ def export(source, output, opset, seed, save_keras):
                f"{report.totals.unique_params:,} params, {report.totals.nodes:,} nodes")
 
 
-@click.command("verify")
+@click.command("verify", short_help="Run an ONNX model on onnxruntime against Keras.", epilog=VERIFY_EXIT)
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--keras", "keras_source", required=True, metavar="unet|KERAS_MODEL",
               help="The reference: 'unet' (seeded) or a .keras / .h5 file / SavedModel directory.")
@@ -149,11 +153,12 @@ def verify(model, keras_source, seed, device, batches, atol, rtol, fmt):
     sys.exit(0 if result.passed else 1)
 
 
-@click.command("export-and-verify")
+@click.command("export-and-verify", short_help="Export, inspect, verify and reconcile, in one go.",
+               epilog=f"{SOURCE_HELP}\n\n{VERIFY_EXIT}")
 @click.argument("source", default="unet", metavar="[unet|KERAS_MODEL]")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Where to write the ONNX file (default: ./<model>.onnx).")
-@click.option("--opset", type=int, default=17, show_default=True)
+@click.option("--opset", type=int, default=17, show_default=True, help="ONNX opset.")
 @click.option("--seed", type=int, default=None, help="Randomise every weight from this seed (unet: default 0).")
 @_common_verify_options
 def export_and_verify(source, output, opset, seed, device, batches, atol, rtol, fmt):

@@ -100,19 +100,24 @@ class DefaultGroup(click.Group):
 def main():
     """Inspect ONNX graphs: every tensor's shape, every node's parameters and cost.
 
-    Run `onnxinspect MODEL.onnx` (the `inspect` subcommand is implied).
+    Run `onnxinspect MODEL.onnx` (the `inspect` subcommand is implied); its options:
+    `onnxinspect inspect --help`.
     """
 
 
-@main.command("inspect")
+@main.command("inspect", short_help="Shapes, params and FLOPs of every node (the default).",
+              epilog="Exit status: 0 ok; 1 a model cannot be inspected; 2 usage error; "
+                     "3 --check found a real shape conflict.")
 @click.argument("model", nargs=-1, required=True, type=click.Path(dir_okay=True, path_type=str))
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "csv"]),
-              default="table", show_default=True, help="Output format.")
+              default="table", show_default=True,
+              help="Output format (batch mode: table, json or csv).")
 @click.option("--input", "input_specs", multiple=True, metavar="NAME=D1,D2,...",
               help="Fix an input's shape, e.g. --input input_1=1,96,96,1 (repeatable).")
-@click.option("--dim", "dim_specs", multiple=True, metavar="SYMBOL=N",
+@click.option("--dim", "dim_specs", multiple=True, metavar="SYMBOL=INT",
               help="Bind a symbolic dimension, e.g. --dim N=8 (repeatable).")
-@click.option("--explain", is_flag=True, help="Record the formula behind every number.")
+@click.option("--explain", is_flag=True,
+              help="Append 'How the numbers are derived': the formula behind every number.")
 @click.option("--check", is_flag=True,
               help="Compare every shape with onnx.shape_inference; exit 3 on a real conflict.")
 @click.option("--by", "by", type=click.Choice(["node", "layer"]), default="node", show_default=True,

@@ -16,6 +16,7 @@ from .rows import node_label, output_shapes
 from .summary import format_bytes
 
 TITLE = "How the numbers are derived"
+WIDTH = 120   # terminal columns a formula line should fit
 
 
 def render_explain(report, markdown: bool = False, by_layer: bool = False) -> str:
@@ -50,7 +51,8 @@ def _node(node, markdown: bool, indent: str) -> List[str]:
         lines = [_summary(node, True)] + [f"- {kind}: `{text}`" for kind, text in node.explanations] + [""]
     else:
         lines = [indent + _summary(node, False)]
-        lines += [f"{indent}    {kind:<6}  {text}" for kind, text in node.explanations]
+        for kind, text in node.explanations:
+            lines += _formula_lines(f"{indent}    {kind:<6}  ", text)
     for name, body in node.subgraphs.items():
         lines.append(f"*{_md(name)} of #{node.index}:*" if markdown else f"{indent}  [{name}]")
         if markdown:
@@ -58,6 +60,15 @@ def _node(node, markdown: bool, indent: str) -> List[str]:
         for inner in body:
             lines += _node(inner, markdown, indent + "    ")
     return lines
+
+
+def _formula_lines(lead: str, text: str) -> List[str]:
+    """``lead + text``; a line too wide for a 120-column terminal breaks after each ``; ``
+    (MACs, then FLOPs), the continuations aligned under the first formula."""
+    if len(lead) + len(text) <= WIDTH or "; " not in text:
+        return [lead + text]
+    first, *rest = text.split("; ")
+    return [lead + first] + [" " * len(lead) + part for part in rest]
 
 
 def _memory(report, markdown: bool) -> List[str]:

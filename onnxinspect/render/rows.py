@@ -32,4 +32,6 @@ RIGHT = {0, 4, 5, 6}  # numeric columns, right-aligned
 
 
 def io_line(tensor) -> str:
+    if tensor.dtype is None and tensor.shape is None:
+        return f"{tensor.name}: unknown"   # not "? ?"
     return f"{tensor.name}: {tensor.dtype or '?'} {format_shape(tensor.shape)}"
