@@ -242,6 +242,29 @@ def test_unknown_cost_footer_line_is_the_real_output(tmp_path):
         assert totals[key] == json.loads(value), key
 
 
+LIGHT = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light")
+
+
+def test_batch_mode_excerpt_is_the_real_output(tmp_path):
+    """The README's ``models/`` tree rebuilt from the onnx wheel's light models (and a
+    file of junk); a line abridged with ``(...)`` must begin a real line."""
+    excerpt = next(b for b in code_blocks(section("Batch mode"), "") if b.startswith("$ onnxinspect models/"))
+    for line in excerpt.splitlines():
+        match = re.match(r"(models/\S+\.onnx) ", line)
+        if match:
+            target = tmp_path / match.group(1)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            light = os.path.join(LIGHT, target.name)
+            target.write_bytes(open(light, "rb").read() if os.path.exists(light) else b"junk")
+    status, stdout, stderr = run(command_of(excerpt), cwd=tmp_path)
+    assert status == 1   # one model failed
+    real = (stdout + stderr).splitlines()
+    abridged = [line for line in excerpt.splitlines() if line.endswith(" (...)")]
+    for line in abridged:
+        assert any(r.startswith(line[:-len("...)")]) for r in real), line
+    assert_excerpt("\n".join(l for l in excerpt.splitlines() if l not in abridged), stdout + stderr)
+
+
 # (d) options and exit codes ---------------------------------------------------------
 
 def _help(command: str) -> str:
