@@ -117,7 +117,7 @@ def main():
 @click.option("--dim", "dim_specs", multiple=True, metavar="SYMBOL=INT",
               help="Bind a symbolic dimension, e.g. --dim N=8 (repeatable).")
 @click.option("--explain", is_flag=True,
-              help="Append 'How the numbers are derived': the formula behind every number.")
+              help="Append the formula behind every number (table, markdown; json: each node's \"explain\").")
 @click.option("--check", is_flag=True,
               help="Compare every shape with onnx.shape_inference; exit 3 on a real conflict.")
 @click.option("--by", "by", type=click.Choice(["node", "layer"]), default="node", show_default=True,
@@ -129,6 +129,8 @@ def inspect_command(model, fmt, input_specs, dim_specs, explain, by, check):
     """
     if len(model) > 1 or os.path.isdir(model[0]):
         _batch(model, fmt)
+    if explain and fmt == "csv":   # rather than an --explain that silently does nothing
+        fail(UsageError("--explain: csv has no room for formulas; use --format table, markdown or json"))
     model = model[0]
     from .api import gc_paused, inspect_model
     from .render import render_report

@@ -324,7 +324,7 @@ def test_exit_codes_0_1_2(tmp_path):
     status, stdout, stderr = run([bad])
     assert status == 1 and stdout == ""
     assert stderr.count("\n") == 1 and stderr.startswith(f"onnxinspect: error: {bad}: ") and "Traceback" not in stderr
-    for usage in (["--dim", "N=abc"], ["--input", "nope=1,2"]):
+    for usage in (["--dim", "N=abc"], ["--input", "nope=1,2"], ["--explain", "--format", "csv"]):
         status, stdout, stderr = run([UNET, *usage])
         assert status == 2 and stdout == "" and stderr.count("\n") == 1, usage
 
