@@ -14,7 +14,7 @@ from ..dims import format_count, format_shape, shape_to_json, to_json
 from ..layers import group_layers
 from .markdown import markdown_document
 from .summary import share_cell
-from .table import footer_lines, grid
+from .table import grid, terminal_footer
 
 HEADER = ["Layer", "Ops", "Output shape", "Params", "FLOPs", "FLOPs %"]
 RIGHT = {3, 4, 5}
@@ -28,7 +28,7 @@ def layer_cells(row) -> list:
 
 def render_layer_table(report) -> str:
     lines = grid(HEADER, [layer_cells(r) for r in group_layers(report)], right=RIGHT)
-    return "\n".join(lines + footer_lines(report))
+    return "\n".join(lines + terminal_footer(report))
 
 
 def render_layer_markdown(report) -> str:

@@ -63,7 +63,8 @@ def memory_lines(report) -> List[str]:
     if memory.evaluated_at:
         bound = ", ".join(f"{k}={v}" for k, v in sorted(memory.evaluated_at.items()))
         peak += f"; evaluated with {bound} (the peak node depends on the symbols)"
-    lines = [f"Activations:   {peak}"]
-    lines.append(f"Written:       {format_bytes(memory.activation_bytes)} of activations in all "
-                 f"(weights not included)")
-    return lines
+    unknown = len(memory.unknown_tensors)
+    written = (f"unknown ({unknown} tensor{'s' if unknown != 1 else ''} of unknown size)"
+               if memory.activation_bytes is None else
+               f"{format_bytes(memory.activation_bytes)} of activations in all (weights not included)")
+    return [f"Activations:   {peak}", f"Written:       {written}"]

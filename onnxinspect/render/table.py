@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import List
 
 from ..api import iter_nodes
@@ -46,6 +47,27 @@ def footer_lines(report) -> List[str]:
     return lines
 
 
+WIDTH = 120        # terminal columns a footer line should fit
+LABEL = len("Unique params: ")
+
+
+def terminal_footer(report) -> List[str]:
+    """The footer for a terminal: a line wider than :data:`WIDTH` (a long op histogram,
+    a peak with its caveats) goes on after a ", " or "; ", aligned under its value."""
+    out = []
+    for line in footer_lines(report):
+        pieces = re.split(r"(?<=[,;]) ", line[LABEL:]) if len(line) > WIDTH else [line[LABEL:]]
+        current = line[:LABEL] + pieces[0]
+        for piece in pieces[1:]:
+            if len(current) + 1 + len(piece) > WIDTH:
+                out.append(current)
+                current = " " * LABEL + piece
+            else:
+                current += " " + piece
+        out.append(current)
+    return out
+
+
 def nested_rows(nodes, depth: int = 0) -> List[List[str]]:
     """One row per node; each If/Loop/Scan body or function call follows its node, titled
     ``[then_branch]`` / ``[body]`` / ``[function]`` and indented.  Body rows have no index
@@ -70,5 +92,5 @@ def nested_rows(nodes, depth: int = 0) -> List[List[str]]:
 def render_table(report) -> str:
     rows = nested_rows(report.nodes)
     lines = grid(HEADER, rows, right=RIGHT)
-    lines += footer_lines(report)
+    lines += terminal_footer(report)
     return "\n".join(lines)
