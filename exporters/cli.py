@@ -88,8 +88,9 @@ def _common_verify_options(command):
                      help="Absolute tolerance, for every output or one (default by dtype: float32 1e-4)."),
         click.option("--rtol", multiple=True, metavar="[OUTPUT=]X",
                      help="Relative tolerance, for every output or one (default by dtype: float32 1e-3)."),
-        click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-                     help="text for people, json (one object) for scripts."),
+        click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+                     show_default=True,
+                     help="table for people (as inspect), json (one object) for scripts."),
     ]):
         command = decorator(command)
     return command

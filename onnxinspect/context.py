@@ -140,10 +140,13 @@ class NodeContext:
         self.outputs[i] = TensorInfo(self.node.output[i], dtype, shape, value)
 
     def set_cost(self, macs: Dim = None, flops: Dim = None) -> None:
-        """MACs (multiply-accumulates) and FLOPs; FLOPs default to 2 per MAC."""
-        self.macs = macs
+        """MACs (multiply-accumulates) and FLOPs; FLOPs default to 2 per MAC, and an op
+        of known FLOPs but no multiply-accumulates has 0 MACs (``None`` means unknown)."""
         if flops is None and macs is not None:
             flops = 2 * macs
+        if macs is None and flops is not None:
+            macs = 0
+        self.macs = macs
         self.flops = flops
 
     def explain(self, kind: str, text: str) -> None:

@@ -106,7 +106,7 @@ def _gemm_explain(ctx: NodeContext, a, trans_a: bool, m: Dim, n: Dim, k: Dim, ex
                                          for t in counted) + f" = {format_count(total)}")
     where = "rows" if trans_a else "columns"
     ctx.explain("shape", f"K = {format_dim(k)}: the {where} of A {format_shape(a)}; "
-                         f"Y = (M, N) = ({format_dim(m)}, {format_dim(n)})")
+                         f"Y = (rows of A, columns of B) = ({format_dim(m)}, {format_dim(n)})")
     per_output = f" + {len(extra)}·M·N ({', '.join(extra)})" if extra else ""
     ctx.explain("flops", f"MACs = M·N·K = {dims_text([m, n, k])} = {format_count(ctx.macs)}; "
                          f"FLOPs = 2·MACs{per_output} = {format_count(ctx.flops)}")
