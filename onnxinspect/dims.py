@@ -24,18 +24,21 @@ class _Atom:
 
 
 class Symbol(_Atom):
-    __slots__ = ("name", "sort_key", "_hash")
+    """One object per name (``Symbol("N") is Symbol("N")``), so equality and hashing are
+    object identity, done in C: monomials hash their atoms on every dict lookup."""
 
-    def __init__(self, name: str):
-        self.name = name
-        self.sort_key = (0, name)
-        self._hash = hash(("sym", name))   # monomials hash their atoms on every dict lookup
+    __slots__ = ("name", "sort_key")
 
-    def __eq__(self, other):
-        return isinstance(other, Symbol) and other.name == self.name
+    def __new__(cls, name: str):
+        symbol = _SYMBOLS.get(name)
+        if symbol is None:
+            symbol = _SYMBOLS[name] = super().__new__(cls)
+            symbol.name = name
+            symbol.sort_key = (0, name)
+        return symbol
 
-    def __hash__(self):
-        return self._hash
+    def __reduce__(self):  # unpickled and copied symbols are the interned ones too
+        return Symbol, (self.name,)
 
     def __str__(self):
         name = self.name
@@ -261,7 +264,7 @@ def _term_key(term):
 
 
 _TEXT: dict = {}      # terms -> rendered text
-_SYMBOLS: dict = {}   # name -> its Symbol: one object per name, so comparisons are by identity
+_SYMBOLS: dict = {}   # name -> its Symbol
 
 
 def _mono_str(mono: Monomial) -> str:
@@ -283,10 +286,7 @@ def _mono_str(mono: Monomial) -> str:
 
 def sym(name: str) -> Expr:
     """A symbolic dimension named ``name`` (e.g. ``N`` or ``batch_size``)."""
-    symbol = _SYMBOLS.get(name)
-    if symbol is None:
-        symbol = _SYMBOLS[name] = Symbol(name)
-    return Expr._canonical((((symbol,), 1),))
+    return Expr._canonical((((Symbol(name),), 1),))
 
 
 def is_known(d: Dim) -> bool:
