@@ -137,3 +137,18 @@ def test_real_process_prints_one_line(name, tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == code and proc.stdout == ""
     assert_one_error_line(proc.stderr, path, pattern)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["MODEL", "--format", "xx"], "Invalid value for '--format'"),
+    (["MODEL", "--bogus"], "No such option '--bogus'"),
+    (["inspect"], "Missing argument"),
+    (["verify", "MODEL"], "Missing option '--keras'"),
+])
+def test_click_usage_errors_are_one_line_too(tmp_path, args, message):
+    path = tmp_path / "m.onnx"
+    onnx.save(conv_model(), path)
+    code, stdout, stderr = run_cli([str(path) if a == "MODEL" else a for a in args])
+    assert code == 2 and not stdout
+    assert stderr.splitlines() == [stderr.strip()] and stderr.startswith("onnxinspect: error: ")
+    assert message in stderr and "Traceback" not in stderr
