@@ -35,9 +35,8 @@ from .payload import strip_model
 CONFLICT_EXIT = 3
 KINDS = ("conflict", "ours_unknown", "onnx_unknown", "symbolic", "naming", "agree")
 LISTED = KINDS[:4]   # the kinds shown as disagreements
-_LABELS = {"conflict": "conflict", "ours_unknown": "we unknown, onnx knows",
-           "onnx_unknown": "onnx unknown, we know", "symbolic": "symbolic, spelled differently",
-           "naming": "unk__ naming only", "agree": "agree"}
+_LABELS = {"conflict": "conflicts", "ours_unknown": "only onnx knows", "onnx_unknown": "only we know",
+           "symbolic": "symbols spelled differently", "naming": "unk__ names only", "agree": "agree"}
 
 OnnxShape = Optional[Tuple]   # dims: int, str (dim_param) or None
 
@@ -79,7 +78,7 @@ class CheckResult:
         if self.error:
             return f"Check: onnx.shape_inference failed, nothing compared: {self.error}"
         lines = [f"Check against onnx.shape_inference (data_prop=True): {self.compared:,} tensors compared",
-                 "  " + ", ".join(f"{_LABELS[k]}: {self.counts[k]:,}" for k in KINDS)]
+                 "  " + " · ".join(f"{_LABELS[k]} {self.counts[k]:,}" for k in KINDS)]
         if self.disagreements:
             rows = [["kind", "tensor", "ours", "onnx"]] + [
                 [d.kind, d.tensor, _cell(d.ours, d.ours_dtype), _cell(d.onnx, d.onnx_dtype)]

@@ -161,14 +161,16 @@ def inspect_command(model, fmt, input_specs, dim_specs, explain, by, check):
             click.echo(f"onnxinspect: warning: {one_line(warning)}", err=True)
         text = render_report(report, fmt, by=by, explain=explain)
         result = _check(report, model, fmt, text) if check else None
-    click.echo(text if result is None else result[0])
+    click.echo(text if result is None or fmt == "csv" else result[0])
+    if result is not None and fmt == "csv":   # keep stdout parseable CSV
+        click.echo(result[1].render_text(), err=True)
     if result is not None and result[1].conflicts:
         sys.exit(CONFLICT_EXIT)
 
 
 def _check(report, model, fmt, text):
     """(the output with the --check findings added, the CheckResult): a "check" key in
-    JSON, a section after the report otherwise."""
+    JSON, a section after the report otherwise (csv: on stderr, see the caller)."""
     import json
 
     from .check import compare_with_onnx
