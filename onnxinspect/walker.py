@@ -203,8 +203,10 @@ class Walker:
                 continue
             if folded and (info.dtype in INTEGER_TYPES or from_shapes):
                 continue  # constant folded into shape arithmetic
-            if info.shape == () and rule.scalar_literals:
-                continue  # a 0-d literal in arithmetic (an epsilon, a scale, a counter's + 1)
+            if info.dtype == "bool":
+                continue  # a mask (a causal triangle, a padding pattern): nothing learns a bool
+            if rule is not None and rule.scalar_literals and _is_literal(info.shape, outputs):
+                continue  # an epsilon, a scale, a counter's + 1, a -inf fill
             count = info.size
             if not is_int(count):
                 report.warnings.append(
@@ -216,6 +218,20 @@ class Walker:
             seen.add(info.name)
             report.params += count
             report.param_inputs.append(info.name)
+
+
+def _is_literal(shape, outputs: List[TensorInfo]) -> bool:
+    """A constant operand of arithmetic that is a literal, not a weight: 0-d, or one
+    element (torch writes its scalars as ``[x]``: attention's 1/sqrt(d), masking's
+    -inf) stretched over the output.  A one-element weight the output does not stretch,
+    ``Linear(k, 1)``'s bias added to ``(B, T, 1)``, stays a weight."""
+    if shape == ():
+        return True
+    if any(d != 1 for d in shape):
+        return False
+    out = outputs[0].shape if outputs else None
+    return out is not None and len(out) >= len(shape) and any(
+        d != 1 for d in out[len(out) - len(shape):])
 
 
 def _with_subgraphs(report: NodeReport):

@@ -21,5 +21,6 @@ from . import (  # noqa: F401
     contrib,
     recurrent,
     misc,
+    attention,
 )
 from .registry import OpRule, lookup, register, registered_ops  # noqa: F401
