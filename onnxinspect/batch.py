@@ -2,7 +2,7 @@
 
 ``onnxinspect DIR`` (every ``*.onnx`` below DIR, recursively, sorted) or
 ``onnxinspect A.onnx B.onnx ...``: each model is inspected in a worker process
-(``min(cpus, files)`` of them); a file that fails gets a row carrying its error and
+(``min(cpus, files)`` of them); a file that fails gets an error row (its reason on stderr) and
 the others carry on.  JSON: ``{"schema": "onnxinspect-batch/1", "models": [row, ...]}``.
 """
 
@@ -110,7 +110,7 @@ def _table(rows: List[Dict[str, object]]) -> str:
             str(row["opset"]) if ok and row["opset"] is not None else "-",
             str(row["producer"] or "-") if ok else "-",
             str(row["warnings"]) if ok else "-",
-            "ok" if ok else f"error: {row['error']}",
+            "ok" if ok else "error (below)",
         ])
     widths = [max(len(r[i]) for r in [header] + cells) for i in range(len(header))]
     right = {1, 2, 3, 4, 5, 7}

@@ -72,9 +72,11 @@ def test_csv_and_table_carry_the_same_rows(tree):
     assert table.returncode == as_csv.returncode == 1
     lines = table.stdout.splitlines()
     assert lines[-1] == f"{len(as_json)} models: {len(as_json) - 1} ok, 1 failed"
+    assert f"onnxinspect: error: {as_json[[r['status'] for r in as_json].index('error')]['path']}: " \
+           f"not a valid ONNX protobuf" in table.stderr   # the reason, once, on stderr
     for row in as_json:
         line = next(line for line in lines if line.startswith(row["path"]))
-        assert ("error: not a valid ONNX protobuf" in line) == (row["status"] == "error")
+        assert line.endswith("error (below)") == (row["status"] == "error")
         if row["status"] == "ok":
             assert f"{row['params']:,}" in line
 
