@@ -2,11 +2,85 @@
 
 Compact by default: the C encoder is ten times faster than indented output on
 20,000-node graphs; pipe through ``jq`` or ``python -m json.tool`` to read it.
+
+The compact form is written node by node, byte for byte what ``json.dumps`` makes of
+``to_dict()`` (tests/test_render_json.py compares the two), without building the dict:
+every tensor is written once per reader, so its JSON text is made once and reused
+(on a 20,000-node graph: 0.19 s for to_dict + dumps, 0.06 s this way).  Nodes with
+explanations, warnings or subgraphs go through ``to_dict()``.
 """
 
 import json
+from dataclasses import replace
+
+
+_COMPACT = {"separators": (",", ":"), "ensure_ascii": False}
+_encode_str = json.encoder.encode_basestring   # what dumps(ensure_ascii=False) uses for str
 
 
 def render_json(report, indent=None) -> str:
-    separators = (",", ":") if indent is None else None
-    return json.dumps(report.to_dict(), indent=indent, separators=separators, ensure_ascii=False)
+    if indent is not None:
+        return json.dumps(report.to_dict(), indent=indent, ensure_ascii=False)
+    head = json.dumps(replace(report, nodes=[]).to_dict(), **_COMPACT)
+    # Keys are written in order and no string value can hold an unescaped quote, so the
+    # first '"nodes":[]' is the key itself.
+    cut = head.index('"nodes":[]') + len('"nodes":[')
+    tensors: dict = {}
+    nodes = ",".join([_node(node, tensors) for node in report.nodes])
+    return head[:cut] + nodes + head[cut:]
+
+
+def _node(node, tensors: dict) -> str:
+    if node.explanations or node.warnings or node.subgraphs:
+        return json.dumps(node.to_dict(), **_COMPACT)
+    get = tensors.get
+    inputs = ",".join([get(id(t)) or _tensor(t, tensors) for t in node.inputs])
+    outputs = ",".join([get(id(t)) or _tensor(t, tensors) for t in node.outputs])
+    return (f'{{"index":{_value(node.index)},"name":{_value(node.name)},"op_type":{_value(node.op_type)},'
+            f'"domain":{_value(node.domain)},"inputs":[{inputs}],"outputs":[{outputs}],'
+            f'"params":{_value(node.params)},"flops":{_dim(node.flops)},"macs":{_dim(node.macs)},'
+            f'"param_inputs":[{",".join([_value(n) for n in node.param_inputs])}],'
+            f'"shared_params":[{",".join([_value(n) for n in node.shared_params])}],'
+            f'"known_op":{_value(node.known_op)},"flops_share":{_value(node.flops_share)},'
+            f'"output_bytes":{_dim(node.output_bytes)},"live_bytes":{_dim(node.live_bytes)}}}')
+
+
+def _tensor(info, cache: dict) -> str:
+    """The tensor's JSON text, kept in ``cache`` under its id (every info outlives the
+    rendering, so no id is reused meanwhile)."""
+    if info is None:  # an omitted optional input, as report._tensor_dict writes it
+        text = '{"name":"","dtype":null,"shape":null}'
+    else:
+        shape = info.shape
+        dims = "null" if shape is None else "[" + ",".join(
+            [int.__repr__(d) if type(d) is int else _dim(d) for d in shape]) + "]"
+        text = f'{{"name":{_value(info.name)},"dtype":{_value(info.dtype)},"shape":{dims}}}'
+    cache[id(info)] = text
+    return text
+
+
+def _dim(d) -> str:
+    """``_value(to_json(d))``: an int, the text of a symbolic dim, or null."""
+    if d is None:
+        return "null"
+    if type(d) is int:
+        return int.__repr__(d)
+    return _encode_str(str(d))
+
+
+def _value(v) -> str:
+    """One JSON scalar as dumps writes it."""
+    if v is None:
+        return "null"
+    kind = type(v)
+    if kind is str:
+        return _encode_str(v)
+    if kind is int:
+        return int.__repr__(v)
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if kind is float and v - v == 0:   # finite: dumps writes repr (NaN/Infinity below)
+        return float.__repr__(v)
+    return json.dumps(v, **_COMPACT)   # floats (repr, NaN/Infinity), anything else
