@@ -81,7 +81,7 @@ def analyse(report) -> Memory:
     for size in sizes.values():
         if isinstance(size, Expr):
             symbols |= size.symbols()
-    ones = {s: 1 for s in symbols}
+    ones = {s: 1 for s in sorted(symbols)}   # sorted: a set of str iterates in a per-process order
     live = _Live(ones)
     for t in report.inputs:  # graph inputs are live from the start (an unread one never is)
         if t.name in last_use:
