@@ -29,7 +29,7 @@ import onnx
 
 from .dims import format_shape, is_int, shape_to_json
 from .dtypes import dtype_name
-from .loading import LoadedModel, Source, load_model
+from .loading import LoadedModel, load_model
 from .payload import strip_model
 
 CONFLICT_EXIT = 3

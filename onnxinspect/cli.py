@@ -16,7 +16,6 @@ import click
 
 from .errors import InspectError, UsageError, one_line
 
-CONFLICT_EXIT = 3   # --check found a real conflict with onnx.shape_inference
 
 # name -> (module, attribute): imported on first use.
 LAZY_COMMANDS: Dict[str, Tuple[str, str]] = {
@@ -165,6 +164,8 @@ def inspect_command(model, fmt, input_specs, dim_specs, explain, by, check):
     if result is not None and fmt == "csv":   # keep stdout parseable CSV
         click.echo(result[1].render_text(), err=True)
     if result is not None and result[1].conflicts:
+        from .check import CONFLICT_EXIT
+
         sys.exit(CONFLICT_EXIT)
 
 

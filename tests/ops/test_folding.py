@@ -15,7 +15,7 @@ from onnx import helper, numpy_helper
 
 from onnxinspect import inspect_model
 from onnxinspect.dims import subs_dim
-from tensor_cases import F, I64, build, check, concrete_shapes, const, ort_values
+from tensor_cases import F, build, check, concrete_shapes, const, ort_values
 from truth import random_feeds
 
 N = helper.make_node
