@@ -14,22 +14,13 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from onnxinspect import GraphError, InspectError, ModelLoadError, inspect_model
-from truth import make_model
+from truth import make_model, varint
 
 F = TensorProto.FLOAT
 
 
-def _varint(v: int) -> bytes:
-    out = bytearray()
-    while True:
-        out.append((v & 0x7F) | (0x80 if v > 0x7F else 0))
-        v >>= 7
-        if not v:
-            return bytes(out)
-
-
 def _field(number: int, payload: bytes) -> bytes:
-    return _varint((number << 3) | 2) + _varint(len(payload)) + payload
+    return varint((number << 3) | 2) + varint(len(payload)) + payload
 
 
 def conv_model() -> onnx.ModelProto:

@@ -13,7 +13,7 @@ from onnxinspect import inspect_model
 from onnxinspect.loading import load_model
 from onnxinspect.payload import ELIDED_KEY, is_elided, strip_model, strip_payloads
 from onnxinspect.tensors import FOLD_LIMIT
-from truth import make_model
+from truth import make_model, varint
 
 
 def _model_with_weights():
@@ -131,13 +131,6 @@ def test_strip_model_agrees_with_the_wire_pass_on_initializers():
 
 def test_packed_dims_are_read():
     """proto2 writes dims one varint field each; a packed encoding must work too."""
-    def varint(v):
-        out = bytearray()
-        while True:
-            out.append((v & 0x7F) | (0x80 if v > 0x7F else 0))
-            v >>= 7
-            if not v:
-                return bytes(out)
     dims = varint(100) + varint(100)
     payload = bytes(100 * 100 * 4)
     tensor = (b"\x0a" + varint(len(dims)) + dims + b"\x10\x01" + b"\x42\x01W"

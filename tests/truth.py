@@ -156,3 +156,13 @@ def check(model, bindings: Optional[Mapping[str, int]] = None, feeds=None, data_
         if types.get(name):
             assert info.dtype == dtype_name(types[name]), f"{name}: ours {info.dtype}, onnx {types[name]}"
     return report
+
+
+def varint(v: int) -> bytes:
+    """Protobuf's base-128 varint, for tests that write wire-format bytes by hand."""
+    out = bytearray()
+    while True:
+        out.append((v & 0x7F) | (0x80 if v > 0x7F else 0))
+        v >>= 7
+        if not v:
+            return bytes(out)

@@ -170,7 +170,7 @@ def einsum(ctx: NodeContext) -> None:
         ctx.set_cost(macs=mul(len(shapes) - 1, volume))
     else:
         flops = prod(shapes[0]) if set(terms[0]) - set(output) else 0
-        ctx.set_cost(macs=None if flops is None else 0, flops=flops)
+        ctx.set_cost(flops=flops)
     if ctx.explaining:
         ctx.explain("shape", f"{ctx.attr('equation')}: " + ", ".join(
             f"{c}={format_dim(d)}" for c, d in sizes.items() if not c.startswith(".")) +

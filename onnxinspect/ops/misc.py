@@ -17,6 +17,7 @@ from __future__ import annotations
 from ..context import NodeContext, ShapeError
 from ..dims import floordiv, format_count, format_dim, format_shape, is_int, mul, prod
 from .common import dims_text, normalize_axis
+from .norm import per_element_cost
 from .registry import register
 
 LP_NORM_FLOPS = 3
@@ -30,11 +31,7 @@ def lp_normalization(ctx: NodeContext) -> None:
     if p not in (1, 2):
         raise ShapeError(f"p must be 1 or 2, got {p}")
     ctx.set_output(0, x)
-    flops = mul(LP_NORM_FLOPS, prod(x))
-    ctx.set_cost(macs=None if flops is None else 0, flops=flops)
-    if ctx.explaining:
-        ctx.explain("flops", f"FLOPs = {LP_NORM_FLOPS}·elements (L{p} term, sum, divide) = "
-                             f"{dims_text([LP_NORM_FLOPS, *x])} = {format_count(flops)}")
+    per_element_cost(ctx, x, LP_NORM_FLOPS, f"L{p} term, sum, divide")
 
 
 @register("Det")

@@ -24,9 +24,10 @@ from .registry import register
 STATISTICS_FLOPS = 5
 
 
-def _per_element(ctx: NodeContext, x, per: int, why: str) -> None:
+def per_element_cost(ctx: NodeContext, x, per: int, why: str) -> None:
+    """``per`` FLOPs for each element of ``x`` (no multiply-accumulates), with the formula."""
     flops = mul(per, prod(x))
-    ctx.set_cost(macs=None if flops is None else 0, flops=flops)
+    ctx.set_cost(flops=flops)
     if ctx.explaining:
         ctx.explain("flops", f"FLOPs = {per}·elements ({why}) = {dims_text([per, *x])} = "
                              f"{format_count(flops)}")
@@ -51,9 +52,9 @@ def batch_norm(ctx: NodeContext) -> None:
                                   f"{format_count(sum(t.size for t in weights))} (scale γ, bias β, "
                                   f"running mean and variance)")
     if training:
-        _per_element(ctx, x, STATISTICS_FLOPS, "training: batch statistics, then scale and shift")
+        per_element_cost(ctx, x, STATISTICS_FLOPS, "training: batch statistics, then scale and shift")
     else:
-        _per_element(ctx, x, 2, "scale and shift")
+        per_element_cost(ctx, x, 2, "scale and shift")
 
 
 @register("InstanceNormalization", "GroupNormalization", "MeanVarianceNormalization")
@@ -62,7 +63,7 @@ def statistics_norm(ctx: NodeContext) -> None:
     if ctx.op_type != "MeanVarianceNormalization" and len(x) < 2:
         raise ShapeError(f"input rank {len(x)} has no channel axis")
     ctx.set_output(0, x)
-    _per_element(ctx, x, STATISTICS_FLOPS, "mean, variance, scale and shift")
+    per_element_cost(ctx, x, STATISTICS_FLOPS, "mean, variance, scale and shift")
 
 
 @register("LayerNormalization")
@@ -77,7 +78,7 @@ def layer_norm(ctx: NodeContext) -> None:
     if ctx.explaining:
         ctx.explain("shape", f"statistics over axes {axis}..{len(x) - 1}: Mean and InvStdDev are "
                              f"{format_shape(stats)}")
-    _per_element(ctx, x, STATISTICS_FLOPS, "mean, variance, scale and shift")
+    per_element_cost(ctx, x, STATISTICS_FLOPS, "mean, variance, scale and shift")
 
 
 @register("LRN")
@@ -87,4 +88,4 @@ def lrn(ctx: NodeContext) -> None:
     if size <= 0:
         raise ShapeError("LRN needs a positive size")
     ctx.set_output(0, x)
-    _per_element(ctx, x, 2 * size + 3, f"2·size + 3 with size {size}")
+    per_element_cost(ctx, x, 2 * size + 3, f"2·size + 3 with size {size}")

@@ -44,7 +44,7 @@ def _check_scale(ctx: NodeContext, x) -> str:
 
 def _elementwise_cost(ctx: NodeContext, x, per: int) -> None:
     flops = mul(per, prod(x))
-    ctx.set_cost(macs=None if flops is None else 0, flops=flops)
+    ctx.set_cost(flops=flops)
 
 
 @register("QuantizeLinear", meta_inputs=(1, 2))
