@@ -66,10 +66,34 @@ def shape_from_type(type_proto: onnx.TypeProto):
 
 def initializer_info(tensor: onnx.TensorProto) -> TensorInfo:
     shape = tuple(int(d) for d in tensor.dims)
-    info = TensorInfo(tensor.name, dtype_name(tensor.data_type), shape, const=True, source=True)
     if prod(shape) <= FOLD_LIMIT:
-        info.value = tensor_value(tensor)
-    return info
+        return _Initializer(tensor.name, dtype_name(tensor.data_type), shape, const=True, source=True,
+                            tensor=tensor)
+    return TensorInfo(tensor.name, dtype_name(tensor.data_type), shape, const=True, source=True)
+
+
+class _Initializer(TensorInfo):
+    """A small initializer whose value is decoded on first read: most are weights of
+    which only the shape is asked (a 3x3 Conv kernel), and decoding each one up front
+    cost 6 ms per thousand.  Until then it holds its TensorProto (and so the parsed model)."""
+
+    def __init__(self, *args, tensor: Optional[onnx.TensorProto] = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if tensor is not None:
+            self.__dict__["_tensor"] = tensor
+
+    @property
+    def value(self) -> Optional[np.ndarray]:
+        state = self.__dict__
+        tensor = state.pop("_tensor", None)
+        if tensor is not None:
+            state["_value"] = tensor_value(tensor)
+        return state.get("_value")
+
+    @value.setter
+    def value(self, value) -> None:
+        self.__dict__.pop("_tensor", None)
+        self.__dict__["_value"] = value
 
 
 def tensor_value(tensor: onnx.TensorProto) -> Optional[np.ndarray]:
