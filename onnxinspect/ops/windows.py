@@ -41,10 +41,12 @@ class WindowAttrs:
                 raise ShapeError(f"{name} has {len(values)} values, expected {size}")
         for name, values in (("strides", self.strides), ("dilations", self.dilations),
                              ("kernel_shape", self.kernel)):
-            if any(is_int(v) and v <= 0 for v in values):
-                raise ShapeError(f"{name} must be positive, got {values}")
-        if any(p < 0 for p in self.pads):
-            raise ShapeError(f"pads must not be negative, got {self.pads}")
+            for v in values:   # loops, not any(): this runs for every Conv and pool
+                if is_int(v) and v <= 0:
+                    raise ShapeError(f"{name} must be positive, got {values}")
+        for p in self.pads:
+            if p < 0:
+                raise ShapeError(f"pads must not be negative, got {self.pads}")
         if self.auto_pad not in ("NOTSET", "VALID") + SAME:
             raise ShapeError(f"unknown auto_pad {self.auto_pad!r}")
 
@@ -54,6 +56,12 @@ def window_output(size: Dim, kernel: Dim, stride: int, dilation: int, pad_begin:
                   explaining: bool = True) -> Tuple[Dim, Optional[str]]:
     """Output size of one axis of a Conv / pool, and the formula with numbers (None
     unless ``explaining``: formatting it would cost more than the arithmetic)."""
+    if (not explaining and not ceil_mode and auto_pad == "NOTSET" and type(size) is int
+            and type(kernel) is int and type(stride) is int and stride > 0 and type(dilation) is int
+            and type(pad_begin) is int and type(pad_end) is int):
+        numerator = size + pad_begin + pad_end - dilation * (kernel - 1) - 1
+        if numerator >= 0:  # the common case in plain ints; the rest (and errors) below
+            return numerator // stride + 1, None
     if auto_pad in SAME:
         out = ceildiv(size, stride)
         if not explaining:
