@@ -6,8 +6,8 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from ..context import ShapeError
-from ..dims import Dim, is_int
+from ..context import ShapeError, Unknown
+from ..dims import Dim, format_dim, is_int
 
 
 def normalize_axis(axis: int, rank: int) -> int:
@@ -85,8 +85,6 @@ def axes_operand(ctx, input_index: int, attr: str = "axes", since: int = 13) -> 
 
     Raises :class:`Unknown` when the input is present but not a known constant.
     """
-    from ..context import Unknown
-
     if ctx.opset < since:
         values = ctx.attr(attr, None)
         return None if values is None or len(values) == 0 else [int(v) for v in values]
@@ -142,16 +140,12 @@ def merge_dims(dims: Sequence[Dim]) -> Dim:
 
 
 def dims_text(dims: Sequence[Dim], sep: str = "·") -> str:
-    from ..dims import format_dim
-
     return sep.join(f"({format_dim(d)})" if " " in format_dim(d) else format_dim(d) for d in dims)
 
 
 def explain_value(ctx) -> None:
     """Under ``--explain``, show a folded shape value (``value = [N, -1]``): how a
     Reshape / Expand / Resize target was assembled."""
-    from ..dims import format_dim
-
     out = ctx.outputs[0] if ctx.outputs else None
     if not ctx.explaining or out is None or out.value is None or out.value.size > 8:
         return
