@@ -36,13 +36,20 @@ def _node(node, tensors: dict) -> str:
     get = tensors.get
     inputs = ",".join([get(id(t)) or _tensor(t, tensors) for t in node.inputs])
     outputs = ",".join([get(id(t)) or _tensor(t, tensors) for t in node.outputs])
-    return (f'{{"index":{_value(node.index)},"name":{_value(node.name)},"op_type":{_value(node.op_type)},'
-            f'"domain":{_value(node.domain)},"inputs":[{inputs}],"outputs":[{outputs}],'
-            f'"params":{_value(node.params)},"flops":{_dim(node.flops)},"macs":{_dim(node.macs)},'
-            f'"param_inputs":[{",".join([_value(n) for n in node.param_inputs])}],'
-            f'"shared_params":[{",".join([_value(n) for n in node.shared_params])}],'
-            f'"known_op":{_value(node.known_op)},"flops_share":{_value(node.flops_share)},'
+    index, params, share = node.index, node.params, node.flops_share
+    return (f'{{"index":{index if type(index) is int else _value(index)},"name":{_value(node.name)},'
+            f'"op_type":{_value(node.op_type)},"domain":{_value(node.domain)},'
+            f'"inputs":[{inputs}],"outputs":[{outputs}],'
+            f'"params":{params if type(params) is int else _value(params)},'
+            f'"flops":{_dim(node.flops)},"macs":{_dim(node.macs)},'
+            f'"param_inputs":[{_strings(node.param_inputs)}],'
+            f'"shared_params":[{_strings(node.shared_params)}],'
+            f'"known_op":{_value(node.known_op)},"flops_share":{_value(share)},'
             f'"output_bytes":{_dim(node.output_bytes)},"live_bytes":{_dim(node.live_bytes)}}}')
+
+
+def _strings(values) -> str:
+    return ",".join([_value(v) for v in values]) if values else ""
 
 
 def _tensor(info, cache: dict) -> str:
