@@ -105,13 +105,15 @@ def _common_verify_options(command):
               help="Randomise every weight from this seed (default 0 for unet; a user's model keeps its weights).")
 @click.option("--save-keras", type=click.Path(dir_okay=False), default=None,
               help="Also save the (seeded) Keras model as .keras, for `onnxinspect verify --keras`.")
-def export(source, output, opset, seed, save_keras):
+@click.option("--force", is_flag=True, help="Overwrite the output file(s) if they exist.")
+def export(source, output, opset, seed, save_keras, force):
     """Export the article's U-Net, or your Keras model, to ONNX (dynamic batch dim N)."""
     from onnxinspect.api import inspect_model
 
     from .keras_export import export as run_export
 
     try:
+        refuse_overwrite([output, save_keras], force)
         with progress() as step:
             exported = run_export(source, output, opset, seed, step)
             if save_keras:
@@ -161,13 +163,15 @@ def verify(model, keras_source, seed, device, batches, atol, rtol, fmt):
               help="Where to write the ONNX file (default: ./<model>.onnx).")
 @click.option("--opset", type=int, default=17, show_default=True, help="ONNX opset.")
 @click.option("--seed", type=int, default=None, help="Randomise every weight from this seed (unet: default 0).")
+@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
 @_common_verify_options
-def export_and_verify(source, output, opset, seed, device, batches, atol, rtol, fmt):
+def export_and_verify(source, output, opset, seed, force, device, batches, atol, rtol, fmt):
     """Export, inspect, verify on onnxruntime against Keras, and reconcile the parameter counts."""
     from .pipeline import export_and_verify as run
 
     output = output or _default_output(source)
     try:
+        refuse_overwrite([output], force)
         atols, rtols = parse_tolerances(atol, "--atol"), parse_tolerances(rtol, "--rtol")
         with progress() as step:
             result = run(source, output, opset, seed, _batches(batches), device, atols, rtols, step)
@@ -175,6 +179,13 @@ def export_and_verify(source, output, opset, seed, device, batches, atol, rtol, 
         fail(error)
     click.echo(json.dumps(pipeline_dict(result), indent=2) if fmt == "json" else "\n".join(pipeline_lines(result)))
     sys.exit(0 if result.passed else 1)
+
+
+def refuse_overwrite(paths, force: bool) -> None:
+    """Nothing the user has is lost: an existing file is replaced only with --force."""
+    for path in paths:
+        if path and os.path.exists(path) and not force:
+            raise UsageError("exists; pass --force to overwrite it, or -o another path", path)
 
 
 def _default_output(source: str) -> str:

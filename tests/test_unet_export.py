@@ -170,7 +170,12 @@ def test_export_and_verify_command(tmp_path):
     for line in ("7,759,521 parameters in Keras = 7,759,521 in ONNX", f"ONNX file:     {out}",
                  "Device:        CPU", "Result:        PASSED", "Total params:  7,759,521"):
         assert line in text.stdout
-    as_json = runner.invoke(main, ["export-and-verify", "-o", out, "--format", "json", "--batch", "2"])
+    before = open(out, "rb").read()
+    kept = runner.invoke(main, ["export-and-verify", "-o", out, "--format", "json"])
+    assert kept.exit_code == 2 and kept.stderr == f"onnxinspect: error: {out}: exists; pass --force to " \
+                                                   f"overwrite it, or -o another path\n"
+    assert open(out, "rb").read() == before   # nothing the user has is lost
+    as_json = runner.invoke(main, ["export-and-verify", "-o", out, "--force", "--format", "json", "--batch", "2"])
     assert as_json.exit_code == 0, as_json.output
     data = json.loads(as_json.stdout)
     assert data["passed"] and data["reconcile"]["onnx_params"] == TOTAL
