@@ -149,7 +149,7 @@ def _last_uses(report, sizes: Mapping[str, Dim]) -> Dict[str, int]:
 
     last_use: Dict[str, int] = {}
     for step, node in enumerate(report.nodes):
-        for inner in iter_nodes([node]):  # subgraph reads of outer tensors count here
+        for inner in iter_nodes([node]) if node.subgraphs else (node,):  # subgraph reads count here
             for t in inner.inputs:
                 if t is not None and t.name in sizes:
                     last_use[t.name] = step
