@@ -30,7 +30,7 @@ class ShapeError(Exception):
 
 
 class NodeContext:
-    __slots__ = ("node", "opset", "inputs", "outputs", "macs", "flops", "explaining",
+    __slots__ = ("node", "opset", "inputs", "outputs", "output_names", "macs", "flops", "explaining",
                  "explanations", "warnings", "walker", "subgraphs", "scope", "_attrs")
 
     def __init__(self, node: onnx.NodeProto, opset: int, inputs: List[Optional[TensorInfo]],
@@ -38,7 +38,8 @@ class NodeContext:
         self.node = node
         self.opset = opset
         self.inputs = inputs
-        self.outputs: List[Optional[TensorInfo]] = [None] * len(node.output)
+        self.output_names: List[str] = list(node.output)   # read once: every rule sets outputs
+        self.outputs: List[Optional[TensorInfo]] = [None] * len(self.output_names)
         self.macs: Dim = None
         self.flops: Dim = None
         self.explaining = explaining
@@ -125,7 +126,7 @@ class NodeContext:
     # -- outputs -----------------------------------------------------------------
     def set_output(self, i: int, shape: Shape, dtype: Any = _SAME, value=None) -> None:
         """Record output ``i``; ``dtype`` defaults to input 0's dtype."""
-        if i >= len(self.outputs) or not self.node.output[i]:
+        if i >= len(self.outputs) or not self.output_names[i]:
             return
         if dtype is _SAME:
             dtype = self.dtype(0)
@@ -137,7 +138,7 @@ class NodeContext:
                 value = None
             elif shape is None:
                 shape = tuple(int(d) for d in value.shape)
-        self.outputs[i] = TensorInfo(self.node.output[i], dtype, shape, value)
+        self.outputs[i] = TensorInfo(self.output_names[i], dtype, shape, value)
 
     def set_cost(self, macs: Dim = None, flops: Dim = None) -> None:
         """MACs (multiply-accumulates) and FLOPs; FLOPs default to 2 per MAC, and an op

@@ -195,7 +195,7 @@ class Walker:
 
         outputs = []
         const = all(i is None or i.const for i in inputs) and not _has_subgraph(node)
-        for i, name in enumerate(node.output):
+        for i, name in enumerate(ctx.output_names):
             info = ctx.outputs[i]
             if info is None:
                 info = TensorInfo(name, None, None)
