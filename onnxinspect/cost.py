@@ -33,6 +33,8 @@ def _ratio(part: Expr, total: Expr) -> Optional[float]:
     p, t = part.terms, total.terms
     if len(p) != len(t):
         return None
+    if len(p) == 1:  # the usual c·N of C·N, without a dict per node
+        return p[0][1] / t[0][1] if p[0][0] == t[0][0] else None
     t = dict(t)
     (m0, p0) = p[0]
     t0 = t.get(m0)
