@@ -74,7 +74,10 @@ def apply(chain: Chain, op: str, pick: int) -> None:
         chain.rank = 3
     elif op == "slice":
         axis = 1 + pick % (rank - 1)
-        chain.add("Slice", [cur, chain.const([pick % 2]), chain.const([2 ** 63 - 1]), chain.const([axis])])
+        # the last one or two elements: never an empty axis (onnxruntime refuses to
+        # Reshape a zero-size tensor to a non-empty target, so a chain would fail there)
+        start = -(1 + pick % 2)
+        chain.add("Slice", [cur, chain.const([start]), chain.const([2 ** 63 - 1]), chain.const([axis])])
     elif op == "concat":
         chain.add("Concat", [cur, cur], axis=pick % rank)
     elif op == "tile":
