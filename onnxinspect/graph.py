@@ -31,7 +31,7 @@ class ModelGraph:
     inputs: List[onnx.ValueInfoProto]          # user inputs only (initializers removed)
     outputs: List[onnx.ValueInfoProto]
     producer: Dict[str, int]                    # tensor name -> index of the node making it
-    edges: List[Tuple[int, int]]                # (producer, consumer) node indices, one per read
+    edges: List[Tuple[int, int, str]]           # (producer, consumer, tensor), one per read
     order: List[int]                            # node indices in topological order
 
     @cached_property
@@ -90,7 +90,7 @@ def build_graph(graph: onnx.GraphProto, path: Optional[str] = None,
                 continue
             if source >= index:
                 in_order = False
-            edges.append((source, index))
+            edges.append((source, index, name))
 
     for output in graph.output:
         if output.name not in producer and output.name not in known:
@@ -112,12 +112,17 @@ def build_graph(graph: onnx.GraphProto, path: Optional[str] = None,
     return ModelGraph(graph, nodes, initializers, inputs, list(graph.output), producer, edges, order)
 
 
-def _digraph(count: int, edges: List[Tuple[int, int]]):
+def _digraph(count: int, edges: List[Tuple[int, int, str]]):
+    """Vertices are node indices; an edge carries the names of the tensors it hands on."""
     import networkx as nx
 
     digraph = nx.DiGraph()
     digraph.add_nodes_from(range(count))
-    digraph.add_edges_from(edges)
+    for source, target, tensor in edges:
+        if digraph.has_edge(source, target):
+            digraph[source][target]["tensors"].append(tensor)
+        else:
+            digraph.add_edge(source, target, tensors=[tensor])
     return digraph
 
 
