@@ -86,19 +86,6 @@ class NodeContext:
         """Folded value of input ``i`` (ints, or objects holding symbolic dims), or None."""
         return self.inputs[i].value if self.has_input(i) else None
 
-    def required_value(self, i: int) -> np.ndarray:
-        value = self.value(i)
-        if value is None:
-            raise Unknown(f"input {i} is not a known constant")
-        return value
-
-    def int_list(self, i: int) -> Optional[list]:
-        """Input ``i`` folded to a flat list of Python ints / symbolic dims."""
-        value = self.value(i)
-        if value is None:
-            return None
-        return [_plain(v) for v in value.reshape(-1).tolist()]
-
     # -- attributes --------------------------------------------------------------
     def attr(self, name: str, default: Any = None) -> Any:
         if self._attrs is None:
@@ -157,8 +144,3 @@ class NodeContext:
     def warn(self, message: str) -> None:
         self.warnings.append(message)
 
-
-def _plain(v):
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    return v

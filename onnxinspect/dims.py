@@ -289,10 +289,6 @@ def sym(name: str) -> Expr:
     return Expr._canonical((((Symbol(name),), 1),))
 
 
-def is_known(d: Dim) -> bool:
-    return d is not None
-
-
 def is_int(d: Dim) -> bool:
     return type(d) is int
 

@@ -67,10 +67,6 @@ def dims_from_value(value: Optional[np.ndarray]) -> Optional[tuple]:
     return tuple(as_dim(v) for v in np.asarray(value).reshape(-1).tolist())
 
 
-def is_symbolic(value: np.ndarray) -> bool:
-    return value.dtype == object
-
-
 def normalize_axes(axes: Sequence[int], rank: int) -> List[int]:
     """Non-negative, duplicate-checked axes."""
     out = [normalize_axis(int(a), rank) for a in axes]
