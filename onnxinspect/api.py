@@ -13,7 +13,7 @@ from .dtypes import nbytes
 from .errors import GraphError, UsageError
 from .graph import check_shape
 from .loading import LoadedModel, Source, load_model
-from .report import ModelInfo, NodeReport, Report, Totals
+from .report import ModelInfo, NodeReport, Report, Totals, iter_nodes
 from .tensors import TensorInfo
 from .walker import Walker, shape_from_type
 
@@ -166,14 +166,6 @@ def totals(nodes: List[NodeReport], tensors: Mapping[str, TensorInfo]) -> Totals
                   params_by_dtype=dict(by_dtype), bytes_by_dtype=dict(bytes_by_dtype),
                   op_histogram=dict(histogram.most_common()),
                   macs=macs, flops=flops, unknown_ops=sorted(set(unknown_ops)))
-
-
-def iter_nodes(nodes: List[NodeReport]):
-    """Every node, subgraph bodies included (depth first)."""
-    for node in nodes:
-        yield node
-        for body in node.subgraphs.values():
-            yield from iter_nodes(body)
 
 
 def _find_input(node: NodeReport, name: str) -> TensorInfo:

@@ -26,6 +26,7 @@ from typing import Dict, List, Mapping, Optional, Tuple
 
 from .dims import Dim, Expr, sum_dims, to_json
 from .dtypes import element_bits
+from .report import iter_nodes
 from .tensors import TensorInfo
 
 
@@ -145,8 +146,6 @@ _MISSING = object()
 
 def _last_uses(report, sizes: Mapping[str, Dim]) -> Dict[str, int]:
     """Step of each activation's last read; graph outputs are read "after the end"."""
-    from .api import iter_nodes
-
     last_use: Dict[str, int] = {}
     for step, node in enumerate(report.nodes):
         for inner in iter_nodes([node]) if node.subgraphs else (node,):  # subgraph reads count here

@@ -82,6 +82,14 @@ class NodeReport:
         return out
 
 
+def iter_nodes(nodes: List[NodeReport]):
+    """Every node, subgraph bodies included (depth first)."""
+    for node in nodes:
+        yield node
+        for body in node.subgraphs.values():
+            yield from iter_nodes(body)
+
+
 def _tensor_dict(t: Optional[TensorInfo]) -> dict:
     if t is None:  # an omitted optional input
         return {"name": "", "dtype": None, "shape": None}

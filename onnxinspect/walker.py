@@ -25,7 +25,7 @@ from .functions import function_rule, index_functions
 from .graph import MAX_ELEMENTS, MAX_NESTING, build_graph
 from .ops.registry import lookup
 from .payload import is_elided
-from .report import NodeReport
+from .report import NodeReport, iter_nodes
 from .tensors import FOLD_LIMIT, TensorInfo
 
 # If/Loop/Scan bodies and function calls nest at most this deep: a clear error
@@ -161,7 +161,7 @@ class Walker:
             report = self.visit(index, node, tensors)
             reports.append(report)
             warnings.extend(report.warnings)
-            for user in _with_subgraphs(report) if report.subgraphs else (report,):
+            for user in iter_nodes([report]) if report.subgraphs else (report,):
                 for name in user.param_inputs:
                     consumers.setdefault(name, []).append(user)
 
@@ -256,13 +256,6 @@ def _is_literal(shape, outputs: List[TensorInfo]) -> bool:
     out = outputs[0].shape if outputs else None
     return out is not None and len(out) >= len(shape) and any(
         d != 1 for d in out[len(out) - len(shape):])
-
-
-def _with_subgraphs(report: NodeReport):
-    yield report
-    for body in report.subgraphs.values():
-        for nested in body:
-            yield from _with_subgraphs(nested)
 
 
 def _name_scopes(node: onnx.NodeProto) -> Optional[str]:
