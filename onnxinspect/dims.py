@@ -363,8 +363,7 @@ def floordiv(a: Dim, b: Dim) -> Dim:
         if b < 0:
             return floordiv(-a, -b)
         return _poly_floordiv(a, b)
-    quotient = exact_div(a, b)
-    return quotient
+    return exact_div(a, b)
 
 
 def ceildiv(a: Dim, b: Dim) -> Dim:
@@ -465,8 +464,6 @@ def shape_to_json(shape):
 def format_dim(d: Dim, unknown: str = "?") -> str:
     if d is None:
         return unknown
-    if is_int(d):
-        return str(d)
     return str(d)
 
 

@@ -81,11 +81,9 @@ def axes_operand(ctx, input_index: int, attr: str = "axes", since: int = 13) -> 
 
     Raises :class:`Unknown` when the input is present but not a known constant.
     """
-    if ctx.opset < since:
+    if ctx.opset < since or not ctx.has_input(input_index):
+        # (from ``since`` on tolerated too: some exporters keep the attribute form)
         values = ctx.attr(attr, None)
-        return None if values is None or len(values) == 0 else [int(v) for v in values]
-    if not ctx.has_input(input_index):
-        values = ctx.attr(attr, None)  # tolerated: some exporters keep the attribute form
         return None if values is None or len(values) == 0 else [int(v) for v in values]
     value = ctx.value(input_index)
     if value is None:

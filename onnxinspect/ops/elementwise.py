@@ -153,8 +153,10 @@ def broadcasting(ctx: NodeContext) -> None:
 
 
 @register("PRelu")
-def prelu(ctx: NodeContext) -> None:
-    """The slope broadcasts into X (before opset 7 a per-channel ``(C,)`` slope)."""
+@register("Clip", meta_inputs=(1, 2))
+def prelu_clip(ctx: NodeContext) -> None:
+    """X's shape, one FLOP per element: PRelu's slope broadcasts into X (before opset 7
+    a per-channel ``(C,)`` slope), Clip's min / max bounds are scalars."""
     shape = ctx.shape_or_none(0)
     ctx.set_output(0, shape)
     if shape is not None:
@@ -188,14 +190,6 @@ def unary(ctx: NodeContext) -> None:
     dtype = "bool" if ctx.op_type in _COMPARE else ctx.dtype(0)
     ctx.set_output(0, shape, dtype, _fold(ctx.op_type, [ctx.value(0)], dtype))
     _cost(ctx, shape)
-
-
-@register("Clip", meta_inputs=(1, 2))
-def clip(ctx: NodeContext) -> None:
-    shape = ctx.shape_or_none(0)
-    ctx.set_output(0, shape)
-    if shape is not None:
-        ctx.set_cost(flops=prod(shape))
 
 
 @register("Identity")
