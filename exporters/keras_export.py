@@ -23,7 +23,7 @@ from typing import Callable, Dict, Optional
 
 import numpy as np
 
-from onnxinspect.errors import InspectError
+from onnxinspect.errors import InspectError, first_line
 from onnxinspect.verify import captured_fd2
 
 from .quiet import import_tensorflow
@@ -68,7 +68,7 @@ def load_keras(source: str, seed: Optional[int] = None):
             else:
                 model = keras.models.load_model(source, compile=False)
     except Exception as error:  # Keras raises many types; the CLI shows one line
-        raise ExportError(f"{source}: cannot load as a Keras model: {_one_line(error)}") from None
+        raise ExportError(f"{source}: cannot load as a Keras model: {first_line(error, 300)}") from None
     if seed is not None:
         randomize_weights(model, seed)
     return model
@@ -153,7 +153,7 @@ def to_onnx(model, opset: int = DEFAULT_OPSET):
                                                   opset=opset)
     except Exception as error:
         raise ExportError(f"tf2onnx could not convert {model.name!r} at opset {opset}: "
-                          f"{_one_line(error)}") from None
+                          f"{first_line(error, 300)}") from None
     _name_batch_dim(proto)
     _renumber_inserted_names(proto)
     return proto
@@ -228,7 +228,3 @@ def export(source: str = "unet", output: Optional[str] = None, opset: int = DEFA
     used_seed = (0 if seed is None else seed) if source == "unet" else seed
     return Exported(model, proto, source, used_seed, opset)
 
-
-def _one_line(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return (text[0] if text else type(error).__name__)[:300]

@@ -32,6 +32,13 @@ def one_line(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def first_line(error: BaseException, limit: Optional[int] = None) -> str:
+    """The first line of an exception's message (its type name when it has none),
+    cut to ``limit`` characters: a library's multi-line error quoted in ours."""
+    text = str(error).strip().splitlines()
+    return (text[0] if text else type(error).__name__)[:limit]
+
+
 class ModelLoadError(InspectError):
     """The file cannot be read as an ONNX model (missing, empty, not protobuf, truncated)."""
 

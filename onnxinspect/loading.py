@@ -16,7 +16,7 @@ from typing import List, Optional, Union
 import onnx
 from google.protobuf.message import DecodeError
 
-from .errors import ModelLoadError
+from .errors import ModelLoadError, first_line
 from .payload import Elision, strip_payloads
 
 Source = Union[str, os.PathLike, bytes, onnx.ModelProto]
@@ -72,7 +72,7 @@ def _parse(data, path: Optional[str]) -> LoadedModel:
         if "MaxDepth" in str(exc) or "recursion" in str(exc).lower():
             reason = "messages nested deeper than protobuf allows (subgraphs nested over ~30 levels?)"
         else:
-            reason = _foreign(data) or f"not a valid ONNX protobuf ({_short(exc)})"
+            reason = _foreign(data) or f"not a valid ONNX protobuf ({first_line(exc)})"
         raise ModelLoadError(reason, path or "<bytes>") from None
     if not model.HasField("graph"):
         raise ModelLoadError(_foreign(data) or "not an ONNX model (a protobuf without a graph)",
@@ -100,11 +100,6 @@ def _foreign(data) -> Optional[str]:
         if head.startswith(magic):
             return f"not an ONNX model: looks like {what}"
     return None
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def _validate(loaded: LoadedModel) -> None:

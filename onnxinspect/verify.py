@@ -28,7 +28,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Uni
 
 import numpy as np
 
-from .errors import InspectError
+from .errors import InspectError, first_line
 
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
@@ -128,7 +128,7 @@ def _new_session(ort, model, providers):
         raise
     except Exception as error:
         where = model if isinstance(model, str) else "model"
-        raise VerifyError(f"onnxruntime cannot load it: {_first_line(error)}", where) from None
+        raise VerifyError(f"onnxruntime cannot load it: {first_line(error, 300)}", where) from None
     finally:
         ort.set_default_logger_severity(ORT_DEFAULT_SEVERITY)
 
@@ -302,7 +302,7 @@ def verify(model: Union[str, bytes], specs: Sequence[InputSpec], reference: Refe
         try:
             actual = session.session.run(names, onnx_feeds)
         except Exception as error:
-            raise VerifyError(f"onnxruntime failed at batch {batch}: {_first_line(error)}") from None
+            raise VerifyError(f"onnxruntime failed at batch {batch}: {first_line(error, 300)}") from None
         if len(expected) != len(actual):
             raise VerifyError(f"the reference gives {len(expected)} outputs, the ONNX model {len(actual)}")
         comparisons = []
@@ -334,7 +334,3 @@ def format_result(result: VerifyResult) -> List[str]:
                  + f" at batch {', '.join(str(b.batch) for b in result.batches)}")
     return lines
 
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return (text[0] if text else type(error).__name__)[:300]
