@@ -8,11 +8,12 @@ from contextlib import contextmanager
 from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 from . import cost, memory
-from .dims import Dim, is_int, subs_dim, sum_dims, sym
+from .dims import Dim, is_int, subs_dim, sym
 from .dtypes import nbytes
 from .errors import GraphError, UsageError
 from .graph import check_shape
 from .loading import LoadedModel, Source, load_model
+from .ops.control_flow import body_cost
 from .report import ModelInfo, NodeReport, Report, Totals, iter_nodes
 from .tensors import TensorInfo
 from .walker import Walker, shape_from_type
@@ -144,8 +145,7 @@ def totals(nodes: List[NodeReport], tensors: Mapping[str, TensorInfo]) -> Totals
     unique: Dict[str, TensorInfo] = {}
     histogram: Counter = Counter()
     unknown_ops = []
-    all_nodes = list(iter_nodes(nodes))
-    for node in all_nodes:
+    for node in iter_nodes(nodes):
         params += node.params
         for name in node.param_inputs:
             unique.setdefault(name, tensors.get(name) or _find_input(node, name))
@@ -154,8 +154,7 @@ def totals(nodes: List[NodeReport], tensors: Mapping[str, TensorInfo]) -> Totals
             unknown_ops.append(node.op_type)
     # One unknown cost makes the total unknown: never an undercount.
     # Top-level nodes only: an If/Loop/Scan/function call's cost already covers its body.
-    flops = sum_dims(n.flops for n in nodes)
-    macs = None if flops is None else sum_dims(n.macs or 0 for n in nodes)
+    macs, flops = body_cost(nodes)
     by_dtype: Counter = Counter()
     bytes_by_dtype: Counter = Counter()
     for info in unique.values():
