@@ -112,17 +112,11 @@ def _table(rows: List[Dict[str, object]]) -> str:
             str(row["warnings"]) if ok else "-",
             "ok" if ok else "error (below)",
         ])
-    widths = [max(len(r[i]) for r in [header] + cells) for i in range(len(header))]
-    right = {1, 2, 3, 4, 5, 7}
+    from .render.table import grid  # late, like summarise's import of the inspector
 
-    def line(values):
-        return "  ".join(v.rjust(w) if i in right else v.ljust(w)
-                         for i, (v, w) in enumerate(zip(values, widths))).rstrip()
-
-    rule = "─" * len(line(header))
     failed = sum(r["status"] != "ok" for r in rows)
     footer = f"{len(rows)} models: {len(rows) - failed} ok, {failed} failed"
-    return "\n".join([line(header), rule, *(line(c) for c in cells), rule, footer])
+    return "\n".join(grid(header, cells, right={1, 2, 3, 4, 5, 7}) + [footer])
 
 
 def main(paths: Sequence[str], fmt: str) -> int:

@@ -78,8 +78,7 @@ def nested_rows(nodes, depth: int = 0) -> List[List[str]]:
         if depth:
             row[0] = ""
             row[1] = "  " * depth + row[1]
-            if "FLOPs %" in HEADER:
-                row[HEADER.index("FLOPs %")] = ""
+            row[HEADER.index("FLOPs %")] = ""
         rows.append(row)
         for name, body in node.subgraphs.items():
             title = [""] * len(HEADER)
