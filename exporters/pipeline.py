@@ -14,14 +14,12 @@ import numpy as np
 
 from onnxinspect.verify import InputSpec, VerifyResult, verify
 
-from .keras_export import DEFAULT_OPSET, Exported, export
+from .keras_export import DEFAULT_OPSET, Exported, _input_name, export
 from .reconcile import Reconciliation, reconcile
 
 
 def keras_specs(model) -> List[InputSpec]:
     """The Keras model's inputs as (name, dtype, shape) with the batch dim left free."""
-    from .keras_export import _input_name
-
     specs = []
     for index, tensor in enumerate(model.inputs):
         shape = [None] + [None if d is None else int(d) for d in tensor.shape[1:]]

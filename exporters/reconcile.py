@@ -28,6 +28,7 @@ import numpy as np
 from onnxinspect.api import iter_nodes
 from onnxinspect.dims import format_shape, is_int
 from onnxinspect.layers import node_layer
+from onnxinspect.render.table import grid
 
 TRAINING_ONLY = {"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
                  "GaussianDropout", "AlphaDropout", "ActivityRegularization"}
@@ -136,12 +137,17 @@ def _group_nodes(report) -> Dict[str, list]:
     outputs = {t.name for t in report.outputs}
     groups: Dict[str, list] = {}
     for node in report.nodes:
-        edge = node.op_type in LAYOUT_OPS and _INSERTED.search(node.name or "") and (
-            any(t is not None and t.name in inputs for t in node.inputs)
-            or any(t.name in outputs for t in node.outputs))
+        edge = node.op_type in LAYOUT_OPS and _INSERTED.search(node.name or "") and _at_edge(
+            node, inputs, outputs)
         layer = None if edge else node_layer(node)
         groups.setdefault(layer if layer is not None else f"\0{node.name or node.index}", []).append(node)
     return groups
+
+
+def _at_edge(node, inputs, outputs) -> bool:
+    """The node reads a graph input or writes a graph output."""
+    return (any(t is not None and t.name in inputs for t in node.inputs)
+            or any(t.name in outputs for t in node.outputs))
 
 
 def _params(nodes) -> int:
@@ -266,9 +272,7 @@ def _layout_notes(report, rows: List[LayerMatch]) -> List[str]:
         return []
     inputs = {t.name for t in report.inputs}
     outputs = {t.name for t in report.outputs}
-    converts = [n for n in report.nodes if n.op_type in ("Transpose", "Reshape")
-                and (any(t is not None and t.name in inputs for t in n.inputs)
-                     or any(t.name in outputs for t in n.outputs))]
+    converts = [n for n in report.nodes if n.op_type in LAYOUT_OPS and _at_edge(n, inputs, outputs)]
     where = ", ".join(f"{n.op_type} {n.name}" for n in converts) or "none found at the graph edges"
     return ["Keras is channels-last (N, H, W, C); tf2onnx runs the convolutions channels-first "
             f"(N, C, H, W) and converts at the graph's edges ({where}); a Reshape does it when C = 1. "
@@ -296,15 +300,7 @@ def format_reconciliation(result: Reconciliation) -> List[str]:
                      str(r.keras_shape) if r.keras_shape is not None else "?",
                      format_shape(r.onnx_shape) if r.onnx_shape is not None else "-", r.layout,
                      "; ".join(r.notes)])
-    widths = [max(len(row[i]) for row in [header] + body) for i in range(len(header))]
-    right = {3, 4}
-
-    def line(cells):
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
-
-    rule = "─" * len(line(header))
-    lines = [line(header), rule] + [line(row) for row in body] + [rule]
+    lines = grid(header, body, right={3, 4})
     lines.append(f"Keras: {result.keras_params:,} params ({result.keras_trainable:,} trainable, "
                  f"{result.keras_non_trainable:,} non-trainable)")
     lines.append(result.headline())
