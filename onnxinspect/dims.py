@@ -431,22 +431,21 @@ def _poly_floordiv(p: Expr, k: int) -> Dim:
 
 def max_dim(a: Dim, b: Dim) -> Dim:
     """Max of two dims when it is decidable (equal, or both ints)."""
-    if a is None or b is None:
-        return None
-    if a == b:
-        return a
-    if is_int(a) and is_int(b):
-        return max(a, b)
-    return None
+    return _decided(max, a, b)
 
 
 def min_dim(a: Dim, b: Dim) -> Dim:
+    """Min of two dims when it is decidable (equal, or both ints)."""
+    return _decided(min, a, b)
+
+
+def _decided(pick, a: Dim, b: Dim) -> Dim:
     if a is None or b is None:
         return None
     if a == b:
         return a
     if is_int(a) and is_int(b):
-        return min(a, b)
+        return pick(a, b)
     return None
 
 

@@ -65,8 +65,9 @@ def one_hot(ctx: NodeContext) -> None:
     ctx.set_output(0, out, ctx.dtype(2))
 
 
-@register("Trilu", meta_inputs=(1,))
-def trilu(ctx: NodeContext) -> None:
+@register("Trilu", "ReverseSequence", meta_inputs=(1,))  # k / sequence_lens
+def same_shape(ctx: NodeContext) -> None:
+    """Elements masked or reordered: the input's shape, no arithmetic."""
     ctx.set_cost(flops=0)
     ctx.set_output(0, ctx.shape(0))
 
@@ -105,12 +106,6 @@ def unique(ctx: NodeContext) -> None:
 def non_max_suppression(ctx: NodeContext) -> None:
     ctx.set_output(0, (None, 3), "int64")
     ctx.set_cost(flops=None)
-
-
-@register("ReverseSequence", meta_inputs=(1,))
-def reverse_sequence(ctx: NodeContext) -> None:
-    ctx.set_cost(flops=0)
-    ctx.set_output(0, ctx.shape(0))
 
 
 @register("GridSample")
