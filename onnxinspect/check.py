@@ -192,7 +192,7 @@ def _onnx_shapes(graph: onnx.GraphProto) -> Dict[str, Tuple[Optional[str], OnnxS
         if tensor_type.HasField("shape"):
             shape = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
                           for d in tensor_type.shape.dim)
-        out[vi.name] = (dtype_name(tensor_type.elem_type) if tensor_type.elem_type else None, shape)
+        out[vi.name] = (dtype_name(tensor_type.elem_type), shape)
     return out
 
 

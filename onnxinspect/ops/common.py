@@ -133,8 +133,14 @@ def merge_dims(dims: Sequence[Dim]) -> Dim:
     return known[0] if known else None
 
 
+def dim_text(d: Dim) -> str:
+    """A dim inside a formula: ``N + 1`` in parentheses, so ``2·(N + 1)`` reads right."""
+    text = format_dim(d)
+    return f"({text})" if " " in text else text
+
+
 def dims_text(dims: Sequence[Dim], sep: str = "·") -> str:
-    return sep.join(f"({format_dim(d)})" if " " in format_dim(d) else format_dim(d) for d in dims)
+    return sep.join(dim_text(d) for d in dims)
 
 
 def explain_value(ctx) -> None:

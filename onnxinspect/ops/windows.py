@@ -14,6 +14,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from ..context import ShapeError
 from ..dims import Dim, add, ceildiv, floordiv, format_dim, is_int, mul, sub
+from .common import dim_text as _d
 
 AXIS_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 SAME = ("SAME_UPPER", "SAME_LOWER")
@@ -155,7 +156,3 @@ def change_note(size: Dim, out: Dim) -> str:
         return f" — doubles {_d(size)} → {_d(out)}"
     return ""
 
-
-def _d(d: Optional[Dim]) -> str:
-    text = format_dim(d)
-    return f"({text})" if " " in text else text
