@@ -1,4 +1,5 @@
-"""The graph as networkx sees it: one vertex per node, one edge per tensor handed on.
+"""The graph as networkx sees it: one vertex per node, one edge per producer -> consumer
+pair (naming the tensors it hands on).
 
 Building it also validates the references: every tensor a node reads must be a graph
 input, an initializer, an outer-scope value (inside If/Loop/Scan bodies) or the output

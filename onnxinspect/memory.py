@@ -56,12 +56,12 @@ class Memory:
 
 def tensor_bytes(info: Optional[TensorInfo]) -> Dim:
     """dtype size × elements; symbolic for symbolic shapes, None when unknown."""
-    if info is None or info.shape is None or not element_bits(info.dtype):
+    bits = 0 if info is None or info.shape is None else element_bits(info.dtype)
+    if not bits:
         return None
     size = info.size
     if size is None:
         return None
-    bits = element_bits(info.dtype)
     return size * (bits // 8) if bits % 8 == 0 else (size * bits + 7) // 8
 
 

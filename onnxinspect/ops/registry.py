@@ -5,8 +5,8 @@ from ``ctx`` and calls ``ctx.set_output``.  ``meta_inputs`` names the input slot
 carry shapes, axes, indices, pads or sizes: constants there are never parameters.
 ``generator`` marks ops that make a constant weight out of a constant shape
 (ConstantOfShape, RandomNormal, ...): their outputs count as parameters where consumed.
-``scalar_literals`` marks arithmetic ops whose 0-d constant operands are literals
-(an epsilon, a scale, a loop counter's ``+ 1``), not learned weights.
+``scalar_literals`` marks arithmetic ops whose 0-d (or one-element, broadcast) constant
+operands are literals (an epsilon, a scale, a loop counter's ``+ 1``), not learned weights.
 """
 
 from __future__ import annotations
