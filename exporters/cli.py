@@ -121,8 +121,7 @@ def export(source, output, opset, seed, save_keras, force):
         report = inspect_model(output)
     except InspectError as error:
         fail(error)
-    seed_text = f"seed {exported.seed}" if exported.seed is not None else "weights as saved"
-    click.echo(f"Exported {source} ({seed_text}, opset {opset}) to {output}: "
+    click.echo(f"Exported {source} ({_seed_text(exported)}, opset {opset}) to {output}: "
                f"{report.totals.unique_params:,} params, {report.totals.nodes:,} nodes")
 
 
@@ -188,6 +187,10 @@ def refuse_overwrite(paths, force: bool) -> None:
             raise UsageError("exists; pass --force to overwrite it, or -o another path", path)
 
 
+def _seed_text(exported) -> str:
+    return f"seed {exported.seed}" if exported.seed is not None else "weights as saved"
+
+
 def _default_output(source: str) -> str:
     stem = os.path.splitext(os.path.basename(os.path.normpath(source)))[0] or "model"
     return f"{stem}.onnx"
@@ -201,10 +204,9 @@ def pipeline_lines(result) -> list:
     from .reconcile import format_reconciliation
 
     exported = result.exported
-    seed_text = f"seed {exported.seed}" if exported.seed is not None else "weights as saved"
     size = os.path.getsize(result.path) / 2 ** 20
     rec = result.reconciliation
-    lines = [f"Exported:      {exported.source} ({seed_text}, opset {exported.opset}) -> {result.path} "
+    lines = [f"Exported:      {exported.source} ({_seed_text(exported)}, opset {exported.opset}) -> {result.path} "
              f"({size:.1f} MiB)", "", "== ONNX graph (onnxinspect) ==", render_table(result.report), "",
              "== Keras vs ONNX, layer by layer ==", *format_reconciliation(rec), "",
              "== onnxruntime vs Keras (same seeded inputs) ==", *format_result(result.verification), "",

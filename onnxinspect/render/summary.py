@@ -54,8 +54,8 @@ def memory_lines(report) -> List[str]:
         return [f"Activations:   {format_bytes(memory.known_peak_bytes)} of inputs (no nodes run)"]
     live = len(memory.live_at_peak)
     where = f"at {memory.peak_node} ({live} tensor{'s' if live != 1 else ''} live)"
+    unknown = len(memory.unknown_tensors)
     if memory.peak_bytes is None:
-        unknown = len(memory.unknown_tensors)
         peak = (f"peak ≥ {format_bytes(memory.known_peak_bytes)} {where}; {unknown} tensor"
                 f"{'s' if unknown != 1 else ''} of unknown size not counted")
     else:
@@ -63,7 +63,6 @@ def memory_lines(report) -> List[str]:
     if memory.evaluated_at:
         bound = ", ".join(f"{k}={v}" for k, v in sorted(memory.evaluated_at.items()))
         peak += f"; evaluated with {bound} (the peak node depends on the symbols)"
-    unknown = len(memory.unknown_tensors)
     written = (f"unknown ({unknown} tensor{'s' if unknown != 1 else ''} of unknown size)"
                if memory.activation_bytes is None else
                f"{format_bytes(memory.activation_bytes)} of activations in all (weights not included)")
