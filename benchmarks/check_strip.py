@@ -21,8 +21,8 @@ import onnx
 from onnx import numpy_helper
 
 from onnxinspect import inspect_model
-from onnxinspect.check import compare_with_onnx
-from onnxinspect.payload import strip_model
+from onnxinspect.analyse.check import compare_with_onnx
+from onnxinspect.load.payload import strip_model
 
 LIGHT_RESNET = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light",
                             "light_resnet50.onnx")

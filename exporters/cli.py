@@ -108,9 +108,9 @@ def _common_verify_options(command):
 @click.option("--force", is_flag=True, help="Overwrite the output file(s) if they exist.")
 def export(source, output, opset, seed, save_keras, force):
     """Export the article's U-Net, or your Keras model, to ONNX (dynamic batch dim N)."""
-    from onnxinspect.api import inspect_model
+    from onnxinspect import inspect_model
 
-    from .keras_export import export as run_export
+    from .keras.export import export as run_export
 
     try:
         refuse_overwrite([output, save_keras], force)
@@ -133,9 +133,9 @@ def export(source, output, opset, seed, save_keras, force):
 @_common_verify_options
 def verify(model, keras_source, seed, device, batches, atol, rtol, fmt):
     """Run MODEL on onnxruntime and the Keras model on the same seeded inputs; compare."""
-    from onnxinspect.verify import format_result
+    from .verify import format_result
 
-    from .keras_export import load_keras
+    from .keras.export import load_keras
     from .pipeline import verify_keras
 
     if not os.path.isfile(model):
@@ -199,7 +199,7 @@ def _default_output(source: str) -> str:
 def pipeline_lines(result) -> list:
     """The one readable report of export-and-verify."""
     from onnxinspect.render import render_table
-    from onnxinspect.verify import format_result
+    from .verify import format_result
 
     from .reconcile import format_reconciliation
 

@@ -1,7 +1,7 @@
 """export -> inspect -> verify -> reconcile, as one call returning one result.
 
 The Keras side of verification lives here (``keras_specs`` / ``keras_reference``) so that
-:mod:`onnxinspect.verify` never needs TensorFlow.
+:mod:`onnxinspect.exporters.verify` never needs TensorFlow.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from onnxinspect.verify import InputSpec, VerifyResult, verify
+from .verify import InputSpec, VerifyResult, verify
 
-from .keras_export import DEFAULT_OPSET, Exported, _input_name, export
+from .keras.export import DEFAULT_OPSET, Exported, _input_name, export
 from .reconcile import Reconciliation, reconcile
 
 
@@ -69,7 +69,7 @@ def export_and_verify(source: str, output: str, opset: int = DEFAULT_OPSET, seed
                       batches: Sequence[int] = (1, 4), device: str = "auto",
                       atol: Optional[Mapping[str, float]] = None, rtol: Optional[Mapping[str, float]] = None,
                       on_step=lambda text: None) -> PipelineResult:
-    from onnxinspect.api import inspect_model
+    from onnxinspect import inspect_model
 
     exported = export(source, output, opset, seed, on_step)
     on_step("Inspecting the ONNX graph")

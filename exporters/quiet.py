@@ -1,7 +1,7 @@
 """Silence TensorFlow's import-time chatter (oneDNN, CUDA stub, CPU-feature banners).
 
 TensorFlow prints from C++ straight to file descriptor 2, past ``sys.stderr``; fd 2 is
-captured while it loads (:func:`onnxinspect.verify.captured_fd2`); an import failure still
+captured while it loads (:func:`onnxinspect.exporters.verify.captured_fd2`); an import failure still
 surfaces as an exception, shown as one line.
 """
 
@@ -11,7 +11,7 @@ import logging
 import os
 
 from onnxinspect.errors import InspectError
-from onnxinspect.verify import captured_fd2
+from .verify import captured_fd2
 
 QUIET_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "3",     # TensorFlow C++: errors only

@@ -19,16 +19,15 @@ input and another before the output.  The table says which layout each shape is 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 import numpy as np
 
-from onnxinspect.api import iter_nodes
+from onnxinspect.analyse.layers import LAYOUT_OPS, is_layout_conversion, node_layer
 from onnxinspect.dims import format_shape, is_int
-from onnxinspect.layers import node_layer
 from onnxinspect.render.table import grid
+from onnxinspect.report import iter_nodes
 
 TRAINING_ONLY = {"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
                  "GaussianDropout", "AlphaDropout", "ActivityRegularization"}
@@ -64,7 +63,8 @@ class Reconciliation:
     keras_non_trainable: int
     onnx_params: int                # unique parameters of the ONNX graph (onnxinspect's totals)
     rows: List[LayerMatch]
-    notes: List[str] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)         # about the totals (after the table)
+    layout_notes: List[str] = field(default_factory=list)  # how to read the table (before it)
 
     @property
     def totals_match(self) -> bool:
@@ -89,7 +89,7 @@ class Reconciliation:
                 "keras_non_trainable": self.keras_non_trainable, "onnx_params": self.onnx_params,
                 "totals_match": self.totals_match, "all_explained": self.all_explained,
                 "consistent": self.consistent,
-                "headline": self.headline(), "notes": self.notes, "layers": [r.to_dict() for r in self.rows]}
+                "headline": self.headline(), "notes": self.layout_notes + self.notes, "layers": [r.to_dict() for r in self.rows]}
 
 
 def reconcile(keras_model, report) -> Reconciliation:
@@ -121,25 +121,20 @@ def reconcile(keras_model, report) -> Reconciliation:
     trainable = sum(int(np.prod(w.shape)) for w in keras_model.trainable_weights)
     total = int(keras_model.count_params())
     result = Reconciliation(total, trainable, total - trainable, report.totals.unique_params, rows)
-    result.notes = _layout_notes(report, rows) + _total_notes(result)
+    result.layout_notes = _layout_notes(report, rows)
+    result.notes = _total_notes(result)
     return result
 
 
-LAYOUT_OPS = ("Transpose", "Reshape")
-_INSERTED = re.compile(r"__\d+$")
-
-
 def _group_nodes(report) -> Dict[str, list]:
-    """Nodes by Keras layer (:func:`onnxinspect.layers.node_layer`), in graph order.  The
+    """Nodes by Keras layer (:func:`onnxinspect.analyse.layers.node_layer`), in graph order.  The
     layout conversions tf2onnx inserts at the graph's edges are named after a nearby layer
     but belong to none: they get rows of their own, as do nodes without a layer scope."""
     inputs = {t.name for t in report.inputs}
     outputs = {t.name for t in report.outputs}
     groups: Dict[str, list] = {}
     for node in report.nodes:
-        edge = node.op_type in LAYOUT_OPS and _INSERTED.search(node.name or "") and _at_edge(
-            node, inputs, outputs)
-        layer = None if edge else node_layer(node)
+        layer = None if is_layout_conversion(node, inputs, outputs) else node_layer(node)
         groups.setdefault(layer if layer is not None else f"\0{node.name or node.index}", []).append(node)
     return groups
 
@@ -292,7 +287,7 @@ def format_reconciliation(result: Reconciliation) -> List[str]:
     """A text table: one row per Keras layer (and per converter-only node group)."""
     header = ["Keras layer", "Class", "ONNX nodes", "Keras params", "ONNX params", "Keras shape",
               "ONNX shape", "Layout", "Notes"]
-    body = []
+    body: List[List[str]] = []
     for r in result.rows:
         ops = ", ".join(r.ops) if r.ops else "-"
         body.append([r.layer or "-", r.kind, f"{len(r.nodes)} ({ops})" if r.nodes else "0",
@@ -300,7 +295,7 @@ def format_reconciliation(result: Reconciliation) -> List[str]:
                      str(r.keras_shape) if r.keras_shape is not None else "?",
                      format_shape(r.onnx_shape) if r.onnx_shape is not None else "-", r.layout,
                      "; ".join(r.notes)])
-    lines = grid(header, body, right={3, 4})
+    lines = list(result.layout_notes) + grid(header, body, right={3, 4})
     lines.append(f"Keras: {result.keras_params:,} params ({result.keras_trainable:,} trainable, "
                  f"{result.keras_non_trainable:,} non-trainable)")
     lines.append(result.headline())

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Callable, Dict, List, Optional, Sequence
@@ -96,6 +97,13 @@ def render(rows: List[Dict[str, object]], fmt: str) -> str:
     return _table(rows)
 
 
+def _flops_cell(flops: object) -> str:
+    """A JSON FLOP count for the table: ``3390031872*N`` as ``3,390,031,872*N``."""
+    if isinstance(flops, str):   # a symbolic count, as to_json wrote it
+        return re.sub(r"\d{4,}", lambda m: f"{int(m.group()):,}", flops)
+    return format_count(flops)  # type: ignore[arg-type]
+
+
 def _table(rows: List[Dict[str, object]]) -> str:
     header = ["Path", "Params", "Unique", "FLOPs", "Nodes", "Opset", "Producer", "Warn", "Status"]
     cells = []
@@ -105,7 +113,7 @@ def _table(rows: List[Dict[str, object]]) -> str:
             str(row["path"]),
             f"{row['params']:,}" if ok else "-",
             f"{row['unique_params']:,}" if ok else "-",
-            (format_count(row["flops"]) if not isinstance(row["flops"], str) else row["flops"]) if ok else "-",
+            _flops_cell(row["flops"]) if ok else "-",
             f"{row['nodes']:,}" if ok else "-",
             str(row["opset"]) if ok and row["opset"] is not None else "-",
             str(row["producer"] or "-") if ok else "-",

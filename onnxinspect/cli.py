@@ -1,36 +1,40 @@
 """The ``onnxinspect`` command: thin over :func:`onnxinspect.inspect_model`.
 
-``onnxinspect MODEL`` inspects; other subcommands (export, verify, ...) live in their
-own modules and are imported only when called, so inspecting never loads TensorFlow.
+``onnxinspect MODEL`` inspects.  Other subcommands (export, verify, ...) are plugins:
+entry points in the ``onnxinspect.commands`` group (the export extra declares its own),
+loaded only when called, so inspecting never imports TensorFlow or onnxruntime.  The
+inspector itself is imported only by the inspect command: ``--help`` costs click alone.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from contextlib import contextmanager
-from typing import Dict, List, Tuple
+from typing import Any, Dict, Iterator, List, NoReturn, Optional, Sequence, Tuple, Union
 
 import click
 
-from .errors import InspectError, UsageError, one_line
+from .errors import CONFLICT_EXIT, InspectError, UsageError, one_line
+
+COMMAND_GROUP = "onnxinspect.commands"
+FORMATS = ("table", "json", "markdown", "csv")   # render.FORMATS, without importing the renderers
 
 
-# name -> (module, attribute): imported on first use.
-LAZY_COMMANDS: Dict[str, Tuple[str, str]] = {
-    "export": ("exporters.cli", "export"),
-    "verify": ("exporters.cli", "verify"),
-    "export-and-verify": ("exporters.cli", "export_and_verify"),
-}
+def plugin_commands() -> Dict[str, Any]:
+    """Subcommands other packages (and onnxinspect's export extra) register, by name:
+    entry points of :data:`COMMAND_GROUP`, not yet loaded."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group=COMMAND_GROUP)}
 
 
-def parse_input_spec(spec: str) -> Tuple[str, List]:
+def parse_input_spec(spec: str) -> Tuple[str, List[Union[int, str]]]:
     """``NAME=1,96,96,1`` -> ("NAME", [1, 96, 96, 1]); a non-number entry stays a symbol."""
     name, sep, dims = spec.rpartition("=")
     if not sep or not name or not dims:
         raise UsageError(f"--input {spec!r}: expected NAME=D1,D2,... (e.g. input_1=1,96,96,1)")
-    out = []
+    out: List[Union[int, str]] = []
     for part in dims.split(","):
         part = part.strip()
         if not part:
@@ -54,19 +58,39 @@ def parse_dim_spec(spec: str) -> Tuple[str, int]:
         raise UsageError(f"--dim {spec!r}: expected SYMBOL=INTEGER (e.g. N=8)") from None
 
 
-def fail(error: InspectError) -> None:
+def parse_specs(specs: Sequence[str], parse: Any, option: str) -> Dict[str, Any]:
+    """``--input`` / ``--dim`` values as a dict; naming the same input or dim twice is an
+    error rather than the last one silently winning."""
+    out: Dict[str, Any] = {}
+    for spec in specs:
+        name, value = parse(spec)
+        if name in out and out[name] != value:
+            raise UsageError(f"{option} {name} given twice ({_spec_text(out[name])} and {_spec_text(value)})")
+        out[name] = value
+    return out
+
+
+def _spec_text(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def fail(error: InspectError) -> NoReturn:
     """One line on stderr, the error's exit code, no traceback."""
+    if isinstance(error, UsageError):
+        error = error.for_cli()
     click.echo(f"onnxinspect: error: {error.message}", err=True)
     sys.exit(error.exit_code)
 
 
 @contextmanager
-def guarded(path: str):
+def guarded(path: str) -> Iterator[None]:
     """Any error as one line naming ``path``: an InspectError with its exit code, anything
     else (a bug) with exit 1, unless ONNXINSPECT_DEBUG=1 asks for the traceback."""
     try:
         yield
     except InspectError as error:
+        if isinstance(error, UsageError):
+            error = error.for_cli()
         fail(error if error.path else type(error)(error.reason, path))
     except Exception as exc:
         if os.environ.get("ONNXINSPECT_DEBUG") == "1":
@@ -79,21 +103,33 @@ def guarded(path: str):
 class DefaultGroup(click.Group):
     """A group whose first argument is a model path unless it names a subcommand."""
 
-    def list_commands(self, ctx):
-        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+    _plugins: Optional[Dict[str, Any]] = None
 
-    def get_command(self, ctx, name):
-        if name in LAZY_COMMANDS:
-            module, attr = LAZY_COMMANDS[name]
-            return getattr(importlib.import_module(module), attr)
-        return super().get_command(ctx, name)
+    def plugins(self) -> Dict[str, Any]:
+        if self._plugins is None:
+            self._plugins = plugin_commands()
+        return self._plugins
 
-    def resolve_command(self, ctx, args):
-        if args and args[0] not in self.list_commands(ctx) and args[0] not in ("--help", "-h"):
+    def list_commands(self, ctx: click.Context) -> List[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.plugins()))
+
+    def get_command(self, ctx: click.Context, name: str) -> Optional[click.Command]:
+        command = super().get_command(ctx, name)
+        if command is None and name in self.plugins():
+            command = self.plugins()[name].load()
+        return command
+
+    def resolve_command(self, ctx: click.Context, args: List[str]) -> Any:
+        """``onnxinspect MODEL ...`` means ``onnxinspect inspect MODEL ...``.  An existing
+        file or folder is always a model; other words are looked up as commands."""
+        first = args[0] if args else None
+        if first is not None and first not in ("--help", "-h") and first not in self.commands and (
+                os.path.exists(first) or first not in self.plugins()):
             args = ["inspect"] + list(args)
         return super().resolve_command(ctx, args)
 
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+    def main(self, args: Any = None, prog_name: Optional[str] = None, complete_var: Optional[str] = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
         """click's own usage errors (a bad ``--format`` value, an unknown option) as one
         line in our format, exit 2, like every other error."""
         if not standalone_mode:
@@ -114,7 +150,7 @@ class DefaultGroup(click.Group):
 
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="onnxinspect")
-def main():
+def main() -> None:
     """Inspect ONNX graphs: every tensor's shape, every node's parameters and cost.
 
     Run `onnxinspect MODEL.onnx` (the `inspect` subcommand is implied); its options:
@@ -126,7 +162,7 @@ def main():
               epilog="Exit status: 0 ok; 1 a model cannot be inspected; 2 usage error; "
                      "3 --check found a real shape conflict.")
 @click.argument("model", nargs=-1, required=True, type=click.Path(dir_okay=True, path_type=str))
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "csv"]),
+@click.option("--format", "fmt", type=click.Choice(FORMATS),
               default="table", show_default=True,
               help="Output format (batch mode: table, json or csv).")
 @click.option("--input", "input_specs", multiple=True, metavar="NAME=D1,D2,...",
@@ -139,7 +175,8 @@ def main():
               help="Compare every shape with onnx.shape_inference; exit 3 on a real conflict.")
 @click.option("--by", "by", type=click.Choice(["node", "layer"]), default="node", show_default=True,
               help="One row per graph node, or per framework layer (from the nodes' name scopes).")
-def inspect_command(model, fmt, input_specs, dim_specs, explain, by, check):
+def inspect_command(model: Tuple[str, ...], fmt: str, input_specs: Tuple[str, ...],
+                    dim_specs: Tuple[str, ...], explain: bool, by: str, check: bool) -> None:
     """Inspect MODEL and print a per-node table (or JSON / Markdown / CSV).
 
     Given a directory or several files: one summary row per model (batch mode).
@@ -148,43 +185,27 @@ def inspect_command(model, fmt, input_specs, dim_specs, explain, by, check):
         _batch(model, fmt)
     if explain and fmt == "csv":   # rather than an --explain that silently does nothing
         fail(UsageError("--explain: csv has no room for formulas; use --format table, markdown or json"))
-    model = model[0]
+    path = model[0]
     from .api import gc_paused, inspect_model
-    from .render import render_report
+    from .render import render_check, render_report
 
-    with guarded(model), gc_paused():
-        inputs = dict(parse_input_spec(s) for s in input_specs)
-        dims = dict(parse_dim_spec(s) for s in dim_specs)
-        report = inspect_model(model, inputs=inputs, dims=dims, explain=explain)
+    with guarded(path), gc_paused():
+        inputs = parse_specs(input_specs, parse_input_spec, "--input")
+        dims = parse_specs(dim_specs, parse_dim_spec, "--dim")
+        report = inspect_model(path, inputs=inputs, dims=dims, explain=explain, layers=by == "layer",
+                               check=check)
         for warning in report.warnings:
             click.echo(f"onnxinspect: warning: {one_line(warning)}", err=True)
         text = render_report(report, fmt, by=by, explain=explain)
-        result = _check(report, model, fmt, text) if check else None
-    click.echo(text if result is None or fmt == "csv" else result[0])
-    if result is not None and fmt == "csv":   # keep stdout parseable CSV
-        click.echo(result[1].render_text(), err=True)
-    if result is not None and result[1].conflicts:
-        from .check import CONFLICT_EXIT
-
-        sys.exit(CONFLICT_EXIT)
+    click.echo(text)
+    if report.check is not None:
+        if fmt == "csv":   # keep stdout parseable CSV
+            click.echo(render_check(report.check), err=True)
+        if report.check.conflicts:
+            sys.exit(CONFLICT_EXIT)
 
 
-def _check(report, model, fmt, text):
-    """(the output with the --check findings added, the CheckResult): a "check" key in
-    JSON, a section after the report otherwise (csv: on stderr, see the caller)."""
-    import json
-
-    from .check import compare_with_onnx
-
-    result = compare_with_onnx(report, model)
-    if fmt == "json":
-        data = json.loads(text)
-        data["check"] = result.to_dict()
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False), result
-    return text + "\n\n" + result.render_text(), result
-
-
-def _batch(paths, fmt) -> None:
+def _batch(paths: Tuple[str, ...], fmt: str) -> NoReturn:
     from . import batch
 
     ctx = click.get_current_context()

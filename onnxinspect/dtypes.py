@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from onnx import TensorProto
+from typing import Optional
+
+import numpy as np
+
+from .proto import TensorProto
 
 _NAMES = {
     TensorProto.FLOAT: "float32",
@@ -54,6 +58,22 @@ def dtype_name(code: int):
     if not code:
         return None
     return _NAMES.get(code, f"type{code}")
+
+
+# The numpy dtype an element type is stored as, for the types numpy has natively
+# (bfloat16, float8, int4 ... need ml_dtypes: their values are never folded).
+_NUMPY = {
+    "float32": np.float32, "uint8": np.uint8, "int8": np.int8, "uint16": np.uint16,
+    "int16": np.int16, "int32": np.int32, "int64": np.int64, "bool": np.bool_,
+    "float16": np.float16, "float64": np.float64, "uint32": np.uint32, "uint64": np.uint64,
+    "complex64": np.complex64, "complex128": np.complex128, "string": np.object_,
+}
+
+
+def numpy_dtype(name: Optional[str]) -> Optional[np.dtype]:
+    """The numpy dtype of an element type name, or None when numpy has none."""
+    kind = _NUMPY.get(name) if name else None
+    return None if kind is None else np.dtype(kind)
 
 
 def dtype_code(name: str) -> int:

@@ -48,6 +48,26 @@ class GraphError(InspectError):
 
 
 class UsageError(InspectError):
-    """The caller's options are wrong (malformed ``--input`` or ``--dim``, unknown input name)."""
+    """The caller's options are wrong (malformed ``--input`` or ``--dim``, unknown input name).
+
+    ``subject`` says what was wrong in the library's terms (``dims['Q']``), ``option`` in
+    the command line's (``--dim Q``): each audience reads the error in its own words.
+    """
 
     exit_code = 2
+
+    def __init__(self, reason: str, path: Optional[str] = None, subject: Optional[str] = None,
+                 option: Optional[str] = None):
+        self.subject = subject
+        self.option = option
+        super().__init__(f"{subject}: {reason}" if subject else reason, path)
+        self.problem = reason
+
+    def for_cli(self) -> "UsageError":
+        """The same error phrased with the command-line option it came from."""
+        if not self.option:
+            return self
+        return UsageError(f"{self.option}: {self.problem}", self.path)
+
+
+CONFLICT_EXIT = 3   # exit status of `onnxinspect MODEL --check` when a real shape conflict is found

@@ -13,12 +13,11 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
-
-import onnx
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .dims import is_int
 from .errors import GraphError
+from .proto import AttributeProto
 
 MAX_NESTING = 64                 # subgraph levels, as the walker's MAX_DEPTH (a file allows ~33)
 MAX_ELEMENTS = (1 << 63) - 1     # what an int64 can count
@@ -26,11 +25,11 @@ MAX_ELEMENTS = (1 << 63) - 1     # what an int64 can count
 
 @dataclass
 class ModelGraph:
-    proto: onnx.GraphProto
-    nodes: Sequence[onnx.NodeProto]
-    initializers: Dict[str, onnx.TensorProto]
-    inputs: List[onnx.ValueInfoProto]          # user inputs only (initializers removed)
-    outputs: List[onnx.ValueInfoProto]
+    proto: Any
+    nodes: Sequence[Any]
+    initializers: Dict[str, Any]
+    inputs: List[Any]          # user inputs only (initializers removed)
+    outputs: List[Any]
     producer: Dict[str, int]                    # tensor name -> index of the node making it
     edges: List[Tuple[int, int, str]]           # (producer, consumer, tensor), one per read
     order: List[int]                            # node indices in topological order
@@ -42,7 +41,7 @@ class ModelGraph:
         return _digraph(len(self.nodes), self.edges)
 
 
-def build_graph(graph: onnx.GraphProto, path: Optional[str] = None,
+def build_graph(graph: Any, path: Optional[str] = None,
                 outer_names: Iterable[str] = ()) -> ModelGraph:
     nodes = graph.node
     initializers = {}
@@ -156,19 +155,19 @@ def _check_unique(what: str, names: List[str], path: Optional[str]) -> None:
         seen.add(name)
 
 
-def _reads(node: onnx.NodeProto, path: Optional[str], depth: int = 0) -> List[str]:
+def _reads(node: Any, path: Optional[str], depth: int = 0) -> List[str]:
     """Tensor names a node reads, including outer-scope names its subgraphs capture."""
     names = [n for n in node.input if n]
     for attr in node.attribute:
-        if attr.type == onnx.AttributeProto.GRAPH:
+        if attr.type == AttributeProto.GRAPH:
             names.extend(captured_names(attr.g, path, depth + 1))
-        elif attr.type == onnx.AttributeProto.GRAPHS:
+        elif attr.type == AttributeProto.GRAPHS:
             for sub in attr.graphs:
                 names.extend(captured_names(sub, path, depth + 1))
     return names
 
 
-def captured_names(graph: onnx.GraphProto, path: Optional[str] = None, depth: int = 1) -> List[str]:
+def captured_names(graph: Any, path: Optional[str] = None, depth: int = 1) -> List[str]:
     """Names a subgraph reads from the enclosing scope (``depth``: its nesting level)."""
     if depth >= MAX_NESTING:
         raise GraphError(f"subgraphs nested more than {MAX_NESTING} levels deep "
@@ -185,5 +184,5 @@ def captured_names(graph: onnx.GraphProto, path: Optional[str] = None, depth: in
     return captured
 
 
-def _label(node: onnx.NodeProto, index: int) -> str:
+def _label(node: Any, index: int) -> str:
     return f"{node.name!r} ({node.op_type} #{index})" if node.name else f"#{index} ({node.op_type})"

@@ -1,21 +1,21 @@
 """Plain data handed from the walker to the renderers; ``to_dict()`` is the JSON contract.
 
-Schema "onnxinspect/1": the keys documented in the README are stable; fields added
-later are additions, never renames.
+Schema "onnxinspect/1": the keys documented in docs/json.md are stable; fields added
+later are additions, never renames.  Every stage of the pipeline (walk, analyse) fills
+these classes; renderers only read them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from .dims import Dim, to_json
+from .dims import Dim, shape_to_json, sum_dims, to_json
 from .tensors import TensorInfo
 
-if TYPE_CHECKING:
-    from .memory import Memory
-
 SCHEMA = "onnxinspect/1"
+# The kinds of a --check comparison, in the order a tensor is classified (analyse/check.py).
+CHECK_KINDS = ("conflict", "ours_unknown", "onnx_unknown", "symbolic", "naming", "agree")
 
 
 @dataclass
@@ -82,12 +82,31 @@ class NodeReport:
         return out
 
 
-def iter_nodes(nodes: List[NodeReport]):
+def iter_nodes(nodes: Iterable[NodeReport]) -> Iterator[NodeReport]:
     """Every node, subgraph bodies included (depth first)."""
     for node in nodes:
         yield node
         for body in node.subgraphs.values():
             yield from iter_nodes(body)
+
+
+def body_cost(nodes: Iterable[NodeReport]) -> Tuple[Dim, Dim]:
+    """(MACs, FLOPs) of one pass over ``nodes``; unknown if any node's cost is."""
+    nodes = list(nodes)
+    flops = sum_dims(n.flops for n in nodes)
+    macs = None if flops is None else sum_dims(n.macs or 0 for n in nodes)
+    return macs, flops
+
+
+@dataclass
+class GraphWalk:
+    """The outcome of walking one graph (the main graph or a subgraph body)."""
+
+    nodes: List[NodeReport]
+    tensors: Dict[str, TensorInfo]
+    inputs: List[TensorInfo]
+    outputs: List[TensorInfo]
+    warnings: List[str] = field(default_factory=list)
 
 
 def _tensor_dict(t: Optional[TensorInfo]) -> dict:
@@ -131,6 +150,92 @@ class Totals:
 
 
 @dataclass
+class Memory:
+    """Activation bytes and their peak over one execution (analyse/memory.py)."""
+
+    activation_bytes: Dim                 # every activation summed, as if none were freed
+    peak_bytes: Dim                       # live bytes at the peak step; None if any size is unknown
+    peak_node: Optional[str] = None       # label of the node running at the peak
+    peak_index: Optional[int] = None
+    live_at_peak: List[Tuple[str, Dim]] = field(default_factory=list)  # (tensor, bytes)
+    known_peak_bytes: Dim = 0             # the peak over tensors of known size: a lower bound
+    unknown_tensors: List[str] = field(default_factory=list)
+    evaluated_at: Dict[str, int] = field(default_factory=dict)  # symbol bindings the peak used
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "activation_bytes": to_json(self.activation_bytes),
+            "peak_bytes": to_json(self.peak_bytes),
+            "peak_node": self.peak_node,
+            "peak_index": self.peak_index,
+            "live_at_peak": [{"name": n, "bytes": to_json(b)} for n, b in self.live_at_peak],
+            "known_peak_bytes": to_json(self.known_peak_bytes),
+            "unknown_tensors": list(self.unknown_tensors),
+            "evaluated_at": dict(self.evaluated_at),
+        }
+
+
+@dataclass
+class LayerRow:
+    """One framework layer (or one unscoped node): its nodes and their summed cost."""
+
+    name: str
+    nodes: List[NodeReport] = field(default_factory=list)
+    op_types: List[str] = field(default_factory=list)   # distinct, in order of appearance
+    output: Optional[TensorInfo] = None                  # first output of the layer's last node
+    params: int = 0
+    flops: Dim = 0
+    flops_share: Optional[float] = None                  # of the total FLOPs
+    converter: bool = False                              # a layout node the converter inserted
+
+    def to_dict(self) -> Dict[str, Any]:
+        output = None if self.output is None else {
+            "name": self.output.name, "dtype": self.output.dtype, "shape": shape_to_json(self.output.shape)}
+        return {"name": self.name, "op_types": list(self.op_types), "nodes": [n.index for n in self.nodes],
+                "output": output, "params": self.params, "flops": to_json(self.flops),
+                "flops_share": self.flops_share, "converter": self.converter}
+
+
+@dataclass
+class Disagreement:
+    """One tensor on which --check's two sides differ."""
+
+    tensor: str
+    kind: str
+    ours: Optional[list]        # JSON dims (int / str / None), None = unknown shape
+    onnx: Optional[list]
+    ours_dtype: Optional[str] = None
+    onnx_dtype: Optional[str] = None
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"tensor": self.tensor, "kind": self.kind, "ours": self.ours, "onnx": self.onnx,
+                "ours_dtype": self.ours_dtype, "onnx_dtype": self.onnx_dtype}
+
+
+@dataclass
+class CheckResult:
+    """The --check comparison with onnx.shape_inference (analyse/check.py)."""
+
+    counts: Dict[str, int] = field(default_factory=lambda: dict.fromkeys(CHECK_KINDS, 0))
+    disagreements: List[Disagreement] = field(default_factory=list)
+    error: Optional[str] = None        # onnx's inference failed; nothing compared
+    symbols: List[str] = field(default_factory=list)   # input symbols left unbound
+
+    @property
+    def compared(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def conflicts(self) -> List[Disagreement]:
+        return [d for d in self.disagreements if d.kind == "conflict"]
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"against": "onnx.shape_inference(data_prop=True)", "compared": self.compared,
+                "counts": dict(self.counts), "error": self.error, "unbound_symbols": list(self.symbols),
+                "disagreements": [d.to_dict() for d in self.disagreements]}
+
+
+@dataclass
 class Report:
     model: ModelInfo
     inputs: List[TensorInfo]
@@ -138,7 +243,9 @@ class Report:
     nodes: List[NodeReport]
     totals: Totals
     warnings: List[str] = field(default_factory=list)
-    memory: Optional["Memory"] = None  # activation bytes and peak (memory.analyse)
+    memory: Optional[Memory] = None               # activation bytes and peak (analyse/memory.py)
+    layers: Optional[List[LayerRow]] = None       # the --by layer rows (analyse/layers.py)
+    check: Optional[CheckResult] = None           # --check's comparison (analyse/check.py)
 
     def to_dict(self) -> dict:
         out = {
@@ -152,6 +259,10 @@ class Report:
         }
         if self.memory is not None:
             out["memory"] = self.memory.to_dict()
+        if self.layers is not None:
+            out["layers"] = [row.to_dict() for row in self.layers]
+        if self.check is not None:
+            out["check"] = self.check.to_dict()
         return out
 
     def node(self, name: str) -> NodeReport:

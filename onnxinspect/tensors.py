@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
-from .dims import Dim, prod, shape_to_json
+from .dims import Dim, prod, shape_to_json, sym
+from .dtypes import dtype_name
 
 Shape = Optional[Tuple[Dim, ...]]
 
@@ -41,3 +42,22 @@ class TensorInfo:
             cached = self._shape_json = (shape, shape_to_json(shape))
         dims = cached[1]
         return {"name": self.name, "dtype": self.dtype, "shape": None if dims is None else list(dims)}
+
+
+def shape_from_type(type_proto: Any) -> Tuple[Optional[str], Shape]:
+    """(dtype, shape) of a ValueInfo's ``TypeProto``; unnamed dynamic dims are unknown."""
+    if not type_proto.HasField("tensor_type"):
+        return None, None
+    tensor_type = type_proto.tensor_type
+    dtype = dtype_name(tensor_type.elem_type)
+    if not tensor_type.HasField("shape"):
+        return dtype, None
+    dims: List[Dim] = []
+    for d in tensor_type.shape.dim:
+        if d.HasField("dim_value"):
+            dims.append(int(d.dim_value))
+        elif d.dim_param:
+            dims.append(sym(d.dim_param))
+        else:
+            dims.append(None)
+    return dtype, tuple(dims)

@@ -16,7 +16,7 @@ def require_tensorflow():
     for name in ("tensorflow", "tf2onnx", "onnxruntime"):
         if importlib.util.find_spec(name) is None:
             pytest.skip(f"{name} is not installed (pip install '.[export]')")
-    from exporters.quiet import import_tensorflow
+    from onnxinspect.exporters.quiet import import_tensorflow
 
     import_tensorflow()
     import keras
@@ -28,7 +28,7 @@ def export_small(model, path, seed=1):
     """Seed ``model``'s weights, convert it, save it to ``path``; returns (path, report)."""
     import onnx
 
-    from exporters.keras_export import randomize_weights, to_onnx
+    from onnxinspect.exporters.keras.export import randomize_weights, to_onnx
     from onnxinspect import inspect_model
 
     if seed is not None:

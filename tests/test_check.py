@@ -15,7 +15,9 @@ from click.testing import CliRunner
 from onnx import TensorProto, helper, numpy_helper
 
 from onnxinspect import inspect_model
-from onnxinspect.check import CONFLICT_EXIT, classify, compare_with_onnx
+from onnxinspect.analyse.check import classify, compare_with_onnx
+from onnxinspect.render import render_check
+from onnxinspect.errors import CONFLICT_EXIT
 from onnxinspect.cli import main
 from onnxinspect.dims import sym
 from truth import make_model, onnx_shapes
@@ -112,7 +114,7 @@ def test_onnx_failure_is_reported_not_raised(monkeypatch):
     monkeypatch.setattr(onnx.shape_inference, "infer_shapes", failing)
     result = compare_with_onnx(report, model)
     assert result.error == "InferenceError: [ShapeInferenceError] broken" and not result.disagreements
-    assert "nothing compared" in result.render_text()
+    assert "nothing compared" in render_check(result)
 
 
 def _cli(args):

@@ -7,8 +7,8 @@ the inspector infers for the MatMul's input, Keras's kernel, and the reconciled 
 """
 
 from export_helpers import export_small, require_tensorflow
-from exporters.pipeline import verify_keras
-from exporters.reconcile import reconcile
+from onnxinspect.exporters.pipeline import verify_keras
+from onnxinspect.exporters.reconcile import reconcile
 
 SIZE, K, F1, F2, DENSE, CLASSES = 28, 3, 32, 64, 128, 10
 

@@ -73,7 +73,7 @@ def model_path(tmp_path):
     (["--input", "x"], r"--input 'x': expected NAME=D1,D2"),
     (["--input", "x=1,,3"], r"empty dimension"),
     (["--input", "x=1,3,a b"], r"'a b' is neither a number nor a symbol"),
-    (["--input", "nope=1,3,4"], r"--input 'nope': the model has no such input \(inputs: x\)"),
+    (["--input", "nope=1,3,4"], r"--input nope: the model has no such input \(inputs: x\)"),
     (["--input", "x=1,3"], r"rank 3, 2 dims given"),
     (["--input", "x=1,4,5"], r"dim 1 is fixed at 3 in the model, 4 given"),
     (["--input", "x=-1,3,5"], r"dimension -1 is negative"),

@@ -6,7 +6,7 @@ import pytest
 from onnx import AttributeProto, TensorProto, helper, numpy_helper
 
 from onnxinspect import InspectError, inspect_model
-from onnxinspect.api import iter_nodes
+from onnxinspect.report import iter_nodes
 from truth import make_model, onnx_shapes, ort_shapes, our_shapes, random_feeds
 
 F = TensorProto.FLOAT

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper
 
-from onnxinspect import verify as v
+from onnxinspect.exporters import verify as v
 from truth import make_model
 
 ort = pytest.importorskip("onnxruntime")
@@ -111,7 +111,7 @@ def test_cli_device_cuda_and_auto(tmp_path):
         "import keras, numpy as np\n"
         "m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])\n"
         f"m.save({str(tmp_path / 'm.keras')!r})\n"
-        "from exporters.keras_export import to_onnx\n"
+        "from onnxinspect.exporters.keras.export import to_onnx\n"
         f"open({str(tmp_path / 'm.onnx')!r}, 'wb').write(to_onnx(m).SerializeToString())\n")
     subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)
     cli = [sys.executable, "-m", "onnxinspect.cli", "verify", str(tmp_path / "m.onnx"),

@@ -76,7 +76,7 @@ def test_parsed_model_does_not_hold_the_weight_bytes(tmp_path, kind):
     """A 256 MiB model parses to a few KiB of protobuf: the payload is never held, so
     memory cannot follow weight bytes (peak RSS itself is measured by
     benchmarks/external_data.py, not asserted here: it is noisy on a shared machine)."""
-    from onnxinspect.loading import load_model
+    from onnxinspect.load import load_model
 
     big = str(tmp_path / f"{kind}.onnx")
     (bench.write_embedded if kind == "embedded" else bench.write_external)(big, 16, 2048)

@@ -18,7 +18,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnxinspect import inspect_model
 from onnxinspect.cli import main
 from onnxinspect.dims import sym
-from onnxinspect.layers import group_layers
+from onnxinspect.analyse.layers import group_layers
 from truth import make_model, ort_shapes, random_feeds
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -122,7 +122,7 @@ def test_cli_table_shows_shares_and_the_honest_footer(tmp_path):
 
 def unet_cost():
     """(MACs, FLOPs) of the seed U-Net per sample, layer by layer from its description."""
-    from exporters.unet import DECODER, ENCODER, INPUT_SHAPE
+    from onnxinspect.exporters.keras.unet import DECODER, ENCODER, INPUT_SHAPE
 
     macs = flops = 0
 

@@ -7,7 +7,7 @@ import pytest
 from onnx import TensorProto, helper, inliner, numpy_helper
 
 from onnxinspect import InspectError, inspect_model
-from onnxinspect.api import iter_nodes
+from onnxinspect.report import iter_nodes
 from truth import ort_shapes, our_shapes, random_feeds
 
 F = TensorProto.FLOAT

@@ -9,7 +9,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from onnxinspect import inspect_model
-from onnxinspect.layers import group_layers, layer_name
+from onnxinspect.analyse.layers import group_layers, layer_name
 from truth import make_model, ort_shapes, random_feeds
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -87,7 +87,7 @@ def test_unknown_flops_make_the_row_unknown():
 def _unet_layers():
     """(name, params) of every Keras layer that leaves nodes in the ONNX graph, in call order,
     with Keras's default names and the per-layer formula (k·k·Cin + 1)·Cout."""
-    from exporters.unet import DECODER, ENCODER, INPUT_SHAPE
+    from onnxinspect.exporters.keras.unet import DECODER, ENCODER, INPUT_SHAPE
 
     counters: dict = {}
     rows = []
@@ -119,7 +119,7 @@ def _unet_layers():
 
 @needs_unet
 def test_unet_layer_view_reads_like_keras_summary():
-    from exporters.unet import PARAMS
+    from onnxinspect.exporters.keras.unet import PARAMS
 
     expected = _unet_layers()
     assert sum(p for _, p in expected) == PARAMS == 7_759_521

@@ -10,8 +10,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from onnxinspect import inspect_model
-from onnxinspect.loading import load_model
-from onnxinspect.payload import ELIDED_KEY, is_elided, strip_model, strip_payloads
+from onnxinspect.load import load_model
+from onnxinspect.load.payload import ELIDED_KEY, is_elided, strip_model, strip_payloads
 from onnxinspect.tensors import FOLD_LIMIT
 from truth import make_model, varint
 

@@ -17,10 +17,10 @@ from click.testing import CliRunner
 from onnx import numpy_helper
 
 from onnxinspect import inspect_model
-from onnxinspect.check import compare_with_onnx
+from onnxinspect.analyse.check import compare_with_onnx
 from onnxinspect.cli import main
 from onnxinspect.dims import is_int, subs_dim, sum_dims
-from onnxinspect.layers import group_layers
+from onnxinspect.analyse.layers import group_layers
 from truth import check
 
 HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "pytorch")

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from onnx import TensorProto, helper
 
 from onnxinspect import inspect_model, registered_ops
-from onnxinspect.check import compare_with_onnx
+from onnxinspect.analyse.check import compare_with_onnx
 from onnxinspect.cli import main
 from onnxinspect.ops import registry
 from test_flops_totals import classic_cnn

@@ -9,8 +9,8 @@ affine Mul/Add with 2*C precomputed values.  Either way the model's outputs must
 import pytest
 
 from export_helpers import export_small, require_tensorflow
-from exporters.pipeline import verify_keras
-from exporters.reconcile import reconcile
+from onnxinspect.exporters.pipeline import verify_keras
+from onnxinspect.exporters.reconcile import reconcile
 
 C = 8
 

@@ -30,7 +30,7 @@ def mobilenet(tmp_path_factory):
     import tensorflow as tf
     import tf2onnx
 
-    from exporters.keras_export import randomize_weights
+    from onnxinspect.exporters.keras.export import randomize_weights
 
     keras.utils.set_random_seed(0)
     keras.backend.clear_session()

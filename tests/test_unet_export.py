@@ -38,7 +38,7 @@ def _conv_formula(layer) -> int:
 @pytest.fixture(scope="session")
 def unet(tmp_path_factory):
     require_tensorflow()
-    from exporters.keras_export import export
+    from onnxinspect.exporters.keras.export import export
 
     path = str(tmp_path_factory.mktemp("unet") / "unet.onnx")
     exported = export("unet", path, opset=17, seed=0)
@@ -87,7 +87,7 @@ def test_every_inferred_shape_equals_onnxruntime(unet, batch):
 
 
 def test_keras_and_onnxruntime_agree_at_batch_1_and_4(unet):
-    from exporters.pipeline import verify_keras
+    from onnxinspect.exporters.pipeline import verify_keras
 
     exported, path, _ = unet
     result = verify_keras(path, exported.keras_model, (1, 4), "cpu")
@@ -98,7 +98,7 @@ def test_keras_and_onnxruntime_agree_at_batch_1_and_4(unet):
 
 
 def test_reconciliation_is_exact(unet):
-    from exporters.reconcile import reconcile
+    from onnxinspect.exporters.reconcile import reconcile
 
     exported, _, report = unet
     result = reconcile(exported.keras_model, report)
@@ -130,7 +130,7 @@ def test_fresh_export_matches_the_committed_fixture(unet):
 
 
 def test_same_seed_gives_identical_bytes_and_another_seed_other_weights(unet):
-    from exporters.keras_export import export
+    from onnxinspect.exporters.keras.export import export
 
     _, path, _ = unet
     with open(path, "rb") as handle:

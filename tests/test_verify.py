@@ -11,7 +11,7 @@ from onnx import numpy_helper
 
 from export_helpers import export_small, require_tensorflow
 from onnxinspect.cli import main
-from onnxinspect.verify import DEFAULT_TOLERANCES, compare, seeded_inputs, InputSpec, tolerance
+from onnxinspect.exporters.verify import DEFAULT_TOLERANCES, compare, seeded_inputs, InputSpec, tolerance
 
 
 def test_compare_figures_match_hand_computation():

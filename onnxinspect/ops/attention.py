@@ -13,7 +13,7 @@ P·V), FLOPs = 2·MACs + 3·B·Hq·Sq·T (softmax).  The mask (slot 3) and the o
 
 from __future__ import annotations
 
-from ..context import NodeContext, ShapeError
+from .context import NodeContext, ShapeError
 from ..dims import add, exact_div, format_count, mul
 from .registry import register
 

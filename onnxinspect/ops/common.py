@@ -6,7 +6,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from ..context import ShapeError, Unknown
+from .context import ShapeError, Unknown
 from ..dims import Dim, format_dim, is_int
 
 

@@ -10,9 +10,9 @@ through them does not count it.
 from __future__ import annotations
 
 import numpy as np
-from onnx import numpy_helper
 
-from ..context import NodeContext, ShapeError, Unknown
+from .context import NodeContext, ShapeError, Unknown
+from ..decode import tensor_array
 from ..dims import prod
 from ..dtypes import dtype_name
 from ..tensors import FOLD_LIMIT
@@ -27,7 +27,7 @@ def constant(ctx: NodeContext) -> None:
         if name == "value":
             tensor = attr.t
             shape = tuple(int(d) for d in tensor.dims)
-            value = numpy_helper.to_array(tensor) if prod(shape) <= FOLD_LIMIT and tensor.data_location != 1 else None
+            value = tensor_array(tensor) if prod(shape) <= FOLD_LIMIT else None
             ctx.set_output(0, shape, dtype_name(tensor.data_type), value)
         elif name == "sparse_value":
             ctx.set_output(0, tuple(int(d) for d in attr.sparse_tensor.dims),
@@ -63,7 +63,10 @@ def constant_of_shape(ctx: NodeContext) -> None:
         raise ShapeError(f"negative dimension in shape {list(dims)}")
     value = None
     fill = ctx.attr("value", None)
-    fill_value = numpy_helper.to_array(fill).reshape(-1)[0] if fill is not None else np.float32(0)
+    fill_array = tensor_array(fill) if fill is not None else np.zeros(1, np.float32)
+    if fill_array is None or fill_array.size != 1:
+        raise ShapeError("ConstantOfShape's value is not one element of a numpy type")
+    fill_value = fill_array.reshape(-1)[0]
     size = prod(dims)
     if isinstance(size, int) and size <= FOLD_LIMIT:
         value = np.full(tuple(dims), fill_value)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..context import NodeContext, ShapeError
+from .context import NodeContext, ShapeError
 from ..dims import Dim, add, exact_div, format_count, is_int, mul, prod
 from .common import broadcast, normalize_axis
 from .conv import conv_core

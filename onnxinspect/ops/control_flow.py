@@ -18,26 +18,19 @@ Scan directions reverse the order of iteration and leave shapes alone.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
-import onnx
 
-from ..context import NodeContext, ShapeError
-from ..dims import Dim, format_count, format_dim, is_int, mul, sum_dims
-from ..tensors import Shape, TensorInfo
+from ..dims import Dim, format_count, format_dim, is_int, mul
+from ..report import body_cost
+from ..tensors import Shape, TensorInfo, shape_from_type
+from .context import NodeContext, ShapeError
 from .common import as_dim, normalize_axis
 from .registry import register
 
 MAX_PASSES = 4  # walks of a loop body while its carried shapes settle
 MAX_SIMULATED_VISITS = 20_000  # node visits spent counting a Loop's passes on folded values
-
-
-def body_cost(nodes) -> Tuple[Dim, Dim]:
-    """(MACs, FLOPs) of one pass over ``nodes``; unknown if any node's cost is."""
-    flops = sum_dims(n.flops for n in nodes)
-    macs = None if flops is None else sum_dims(n.macs or 0 for n in nodes)
-    return macs, flops
 
 
 def merge_shapes(a: Shape, b: Shape) -> Shape:
@@ -49,18 +42,16 @@ def merge_shapes(a: Shape, b: Shape) -> Shape:
 
 def walk_body(ctx: NodeContext, attr: str, inputs: Sequence[Tuple[Optional[str], Shape, object]]):
     """Walk the subgraph ``attr`` with (dtype, shape, value) bound to its formal inputs."""
-    graph: onnx.GraphProto = ctx.attr(attr)
+    graph: Any = ctx.attr(attr)
     if graph is None:
         raise ShapeError(f"attribute {attr!r} is missing")
-    from ..walker import shape_from_type  # the walker imports the rules: import late
-
     local = {t.name for t in graph.initializer}
     formals = [vi for vi in graph.input if vi.name not in local]
     bound = {}
     for vi, (dtype, shape, value) in zip(formals, inputs):
         declared_dtype, declared = shape_from_type(vi.type)
         bound[vi.name] = TensorInfo(vi.name, dtype or declared_dtype, refine(shape, declared), value)
-    walk = ctx.walker.walk(graph, bound, outer=ctx.scope)
+    walk = ctx.walk_subgraph(graph, bound)
     for i, (vi, info) in enumerate(zip(graph.output, walk.outputs)):
         dtype, declared = shape_from_type(vi.type)
         walk.outputs[i] = TensorInfo(info.name, info.dtype or dtype, refine(info.shape, declared), info.value)
@@ -107,7 +98,7 @@ def if_(ctx: NodeContext) -> None:
 
 @register("Loop", meta_inputs=(0, 1), scalar_literals=True)
 def loop(ctx: NodeContext) -> None:
-    body: onnx.GraphProto = ctx.attr("body")
+    body: Any = ctx.attr("body")
     carried = [ctx.inputs[i] for i in range(2, ctx.n_inputs)]
     # The body only runs while the condition holds: its condition input is always true.
     fixed = [("int64", (), None), ("bool", (), np.array(True))]  # iteration number, condition

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..context import NodeContext, ShapeError
+from .context import NodeContext, ShapeError
 from ..dims import Dim, format_count, format_dim, is_int, mul, prod
 from .common import dims_text
 from .registry import register

@@ -15,11 +15,10 @@ import operator
 
 import numpy as np
 
-from ..context import NodeContext
+from .context import NodeContext
 from ..dims import exact_div, floordiv, format_shape, is_int, max_dim, min_dim, mul, prod
-from onnx.helper import tensor_dtype_to_np_dtype
 
-from ..dtypes import FLOAT_TYPES, dtype_code, dtype_name
+from ..dtypes import FLOAT_TYPES, dtype_name, numpy_dtype
 from .common import as_dim, broadcast, explain_value, tidy
 from .registry import register
 
@@ -80,10 +79,8 @@ def _dim_op(fn, *args):
 
 
 def _numpy_dtype(dtype, fallback):
-    try:
-        return tensor_dtype_to_np_dtype(dtype_code(dtype))
-    except (KeyError, TypeError, ValueError):
-        return fallback
+    kind = numpy_dtype(dtype)
+    return fallback if kind is None else kind
 
 
 def _int_div(a, b):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..context import NodeContext, ShapeError, Unknown
+from .context import NodeContext, ShapeError, Unknown
 from ..dims import Dim, ceildiv, format_dim, is_int, sub
 from .common import (axes_operand, dims_from_value, explain_value, normalize_axes, normalize_axis,
                      shape_like, tidy)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Tuple
 
-from ..context import NodeContext, ShapeError
+from .context import NodeContext, ShapeError
 from ..dims import Dim, format_count, format_dim, format_shape, is_int, mul, prod
 from .common import broadcast, broadcast_dims, dims_text
 from .registry import register

@@ -15,7 +15,7 @@ Cost convention (FLOPs per input element; no MACs):
 
 from __future__ import annotations
 
-from ..context import NodeContext, ShapeError
+from .context import NodeContext, ShapeError
 from ..dims import format_count, format_dim, format_shape, is_int, mul, prod
 from ..dtypes import dtype_name
 from .common import dims_text, normalize_axis

@@ -10,7 +10,7 @@ sampling point, ``sampling_ratio²`` points per output bin (unknown when adaptiv
 
 from __future__ import annotations
 
-from ..context import NodeContext, ShapeError
+from .context import NodeContext, ShapeError
 from ..dims import format_count, is_int, mul, prod
 from .common import dims_text
 from .registry import register

@@ -15,7 +15,7 @@ QLinearConv / ConvInteger cost what a Conv of the same shapes costs.
 
 from __future__ import annotations
 
-from ..context import NodeContext, ShapeError
+from .context import NodeContext, ShapeError
 from ..dims import ceildiv, format_count, format_shape, is_int, mul, prod
 from ..dtypes import dtype_name
 from .common import normalize_axis

@@ -23,7 +23,7 @@ Totals multiply by seq · dirs; sequence_lens is ignored (every step counted, an
 
 from __future__ import annotations
 
-from ..context import NodeContext, ShapeError
+from .context import NodeContext, ShapeError
 from ..dims import Dim, add, exact_div, format_count, format_dim, format_shape, is_int, mul
 from .common import dims_text
 from .registry import register

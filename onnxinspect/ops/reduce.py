@@ -14,7 +14,7 @@ from functools import reduce as fold
 
 import numpy as np
 
-from ..context import NodeContext, ShapeError
+from .context import NodeContext, ShapeError
 from ..dims import add, format_shape, is_int, mul, prod
 from .common import axes_operand, dims_from_value, normalize_axes, normalize_axis, tidy
 from .registry import register

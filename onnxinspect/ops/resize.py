@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from ..context import NodeContext, ShapeError, Unknown
+from .context import NodeContext, ShapeError, Unknown
 from ..dims import add, floordiv, format_dim, format_shape, is_int, mul, prod
 from .common import as_dim, axes_operand, normalize_axes
 from .registry import register

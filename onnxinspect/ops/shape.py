@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..context import NodeContext, ShapeError, Unknown
+from .context import NodeContext, ShapeError, Unknown
 from ..dims import ceildiv, exact_div, floordiv, format_dim, format_shape, is_int, mul, prod, sub
 from .common import (axes_operand, broadcast, dims_from_value, dims_text, explain_value, merge_dims,
                      normalize_axes, normalize_axis, shape_like, tidy)

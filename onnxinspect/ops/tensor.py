@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..context import NodeContext, ShapeError, Unknown
+from .context import NodeContext, ShapeError, Unknown
 from ..dims import Expr, ceildiv, is_int, prod, sub
 from ..dtypes import dtype_name
 from .common import as_dim, dims_from_value, normalize_axes, normalize_axis

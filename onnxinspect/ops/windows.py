@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import List, Optional, Sequence, Tuple
 
-from ..context import ShapeError
+from .context import ShapeError
 from ..dims import Dim, add, ceildiv, floordiv, format_dim, is_int, mul, sub
 from .common import dim_text as _d
 

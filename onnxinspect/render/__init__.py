@@ -1,9 +1,14 @@
-"""Renderers turn a finished :class:`~onnxinspect.report.Report` into text; they never compute."""
+"""Step 5 of the pipeline: a finished :class:`~onnxinspect.report.Report` as text.
+Renderers only format: every figure, layer row and check finding is in the report."""
 
+from __future__ import annotations
+
+from ..report import Report
+from .check import render_check
 from .csv import render_csv
-from .explain import render_explain
+from .explain import render_explain_markdown
 from .json import render_json
-from .layers import LAYER_RENDERERS
+from .layers import LAYER_RENDERERS, render_layer_table
 from .markdown import render_markdown
 from .table import render_table
 
@@ -13,17 +18,26 @@ RENDERERS = {
     "markdown": render_markdown,
     "csv": render_csv,
 }
+FORMATS = tuple(RENDERERS)
 
 
-
-def render_report(report, fmt: str, by: str = "node", explain: bool = False) -> str:
-    """The report in ``fmt``, one row per node or per layer (``by``); ``explain`` appends
-    the formulas to a table or Markdown (JSON carries them in each node's ``explain``)."""
-    text = (LAYER_RENDERERS if by == "layer" else RENDERERS)[fmt](report)
-    if explain and fmt in ("table", "markdown"):
-        text += "\n\n" + render_explain(report, markdown=fmt == "markdown", by_layer=by == "layer")
+def render_report(report: Report, fmt: str, by: str = "node", explain: bool = False) -> str:
+    """The report in ``fmt``, one row per node or per layer (``by``; the report must have
+    been made with ``layers=True``).  ``explain`` puts the formulas under each row of a
+    table, or in a section after a Markdown table; JSON carries them in each node's
+    ``explain`` and csv has no room for them.  A table or Markdown report ends with
+    ``report.check`` when there is one; JSON carries it under ``check``; csv leaves it out."""
+    by_layer = by == "layer"
+    if fmt == "table":
+        text = render_layer_table(report, explain) if by_layer else render_table(report, explain)
+    else:
+        text = (LAYER_RENDERERS if by_layer else RENDERERS)[fmt](report)
+    if explain and fmt == "markdown":
+        text += "\n\n" + render_explain_markdown(report, by_layer=by_layer)
+    if report.check is not None and fmt in ("table", "markdown"):
+        text += "\n\n" + render_check(report.check)
     return text
 
 
-__all__ = ["LAYER_RENDERERS", "RENDERERS", "render_csv", "render_explain", "render_json", "render_markdown",
-           "render_report", "render_table"]
+__all__ = ["FORMATS", "LAYER_RENDERERS", "RENDERERS", "render_check", "render_csv", "render_json",
+           "render_markdown", "render_report", "render_table"]

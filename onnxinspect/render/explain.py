@@ -1,9 +1,9 @@
-"""``--explain``: the formulas behind every number, grouped under each node.
+"""``--explain``: the formulas behind every number.
 
 The op rules record ``(kind, text)`` lines (kind: params / shape / flops); this module
-only lays them out, for a terminal or (``markdown=True``) for GitHub Markdown.  A node
-without recorded formulas gets its one-line summary.  With ``by_layer`` the nodes are
-grouped under their framework layer.  The section ends with the peak-memory breakdown.
+only lays them out.  On a terminal they go under each node's row of the table (see
+:func:`node_formulas`); in Markdown they form a section after the table, one heading
+per node (per layer with ``--by layer``).  Both end with the peak-memory breakdown.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import List
 
 from ..dims import format_count
-from ..layers import group_layers
+from ..report import NodeReport, Report
 from .rows import node_label, output_shapes
 from .summary import format_bytes
 
@@ -19,46 +19,46 @@ TITLE = "How the numbers are derived"
 WIDTH = 120   # terminal columns a formula line should fit
 
 
-def render_explain(report, markdown: bool = False, by_layer: bool = False) -> str:
-    out = [f"## {TITLE}", ""] if markdown else [TITLE, "═" * len(TITLE)]
+def node_formulas(node: NodeReport, indent: str) -> List[str]:
+    """The node's formula lines for a terminal, ``kind`` in a column of its own."""
+    lines: List[str] = []
+    for kind, text in node.explanations:
+        lines += _formula_lines(f"{indent}{kind:<6}  ", text)
+    return lines
+
+
+def render_explain_markdown(report: Report, by_layer: bool = False) -> str:
+    """The Markdown section: each node's summary and formulas, grouped under its layer
+    when ``by_layer``, then the peak-memory breakdown."""
+    out = [f"## {TITLE}", ""]
     if by_layer:
-        for row in group_layers(report):
+        for row in report.layers or ():
             ops = ", ".join(row.op_types)
-            heading = f"{row.name} ({ops}): {row.params:,} params, {format_count(row.flops)} FLOPs"
-            out += ([f"### {_md(heading)}", ""] if markdown else ["", heading])
+            out += [f"### {_md(f'{row.name} ({ops}): {row.params:,} params, {format_count(row.flops)} FLOPs')}", ""]
             for node in row.nodes:
-                out += _node(node, markdown, indent="  ")
+                out += _markdown_node(node)
     else:
         for node in report.nodes:
-            out += _node(node, markdown, indent="")
-    out += _memory(report, markdown)
+            out += _markdown_node(node)
+    out += _markdown_memory(report)
     return "\n".join(out).rstrip("\n")
 
 
-def _summary(node, markdown: bool) -> str:
-    code = (lambda t: f"`{t}`") if markdown else (lambda t: t)
-    parts = [f"**#{node.index}**" if markdown else f"#{node.index}", code(node_label(node)),
-             f"{node.op_type} → {code(output_shapes(node))}"]
+def _summary(node: NodeReport) -> str:
+    parts = [f"**#{node.index}**", f"`{node_label(node)}`", f"{node.op_type} → `{output_shapes(node)}`"]
     if node.params:
         parts.append(f"{node.params:,} params")
-    parts.append(f"{code(format_count(node.flops))} FLOPs")
+    parts.append(f"`{format_count(node.flops)}` FLOPs")
     return "  ".join(parts)
 
 
-def _node(node, markdown: bool, indent: str) -> List[str]:
-    """The node's summary and formulas, then those of its If/Loop/Scan bodies, indented."""
-    if markdown:
-        lines = [_summary(node, True)] + [f"- {kind}: `{text}`" for kind, text in node.explanations] + [""]
-    else:
-        lines = [indent + _summary(node, False)]
-        for kind, text in node.explanations:
-            lines += _formula_lines(f"{indent}    {kind:<6}  ", text)
+def _markdown_node(node: NodeReport) -> List[str]:
+    """The node's summary and formulas, then those of its If/Loop/Scan bodies."""
+    lines = [_summary(node)] + [f"- {kind}: `{text}`" for kind, text in node.explanations] + [""]
     for name, body in node.subgraphs.items():
-        lines.append(f"*{_md(name)} of #{node.index}:*" if markdown else f"{indent}  [{name}]")
-        if markdown:
-            lines.append("")
+        lines += [f"*{_md(name)} of #{node.index}:*", ""]
         for inner in body:
-            lines += _node(inner, markdown, indent + "    ")
+            lines += _markdown_node(inner)
     return lines
 
 
@@ -71,19 +71,32 @@ def _formula_lines(lead: str, text: str) -> List[str]:
     return [lead + first] + [" " * len(lead) + part for part in rest]
 
 
-def _memory(report, markdown: bool) -> List[str]:
+def _peak(report: Report) -> tuple:
     memory = report.memory
     if memory is None or memory.peak_node is None:
-        return []
+        return None, [], ""
     heading = f"Peak activation memory: while {memory.peak_node} runs"
     if memory.evaluated_at:
         heading += " (evaluated with " + ", ".join(f"{k}={v}" for k, v in sorted(memory.evaluated_at.items())) + ")"
     terms = [f"{name}: {format_bytes(size)}" for name, size in memory.live_at_peak]
     total = format_bytes(memory.peak_bytes) if memory.peak_bytes is not None else (
         f"≥ {format_bytes(memory.known_peak_bytes)} ({len(memory.unknown_tensors)} tensors of unknown size)")
-    if markdown:
-        return [f"### {_md(heading)}", ""] + [f"- `{t}`" for t in terms] + [f"- total: **{_md(total)}**"]
+    return heading, terms, total
+
+
+def memory_breakdown(report: Report) -> List[str]:
+    """What is live at the peak, for a terminal."""
+    heading, terms, total = _peak(report)
+    if heading is None:
+        return []
     return ["", heading] + [f"    {t}" for t in terms] + [f"    total = {total}"]
+
+
+def _markdown_memory(report: Report) -> List[str]:
+    heading, terms, total = _peak(report)
+    if heading is None:
+        return []
+    return [f"### {_md(heading)}", ""] + [f"- `{t}`" for t in terms] + [f"- total: **{_md(total)}**"]
 
 
 def _md(text: str) -> str:

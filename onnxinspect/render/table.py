@@ -5,17 +5,22 @@ from __future__ import annotations
 import re
 from typing import List
 
-from ..api import iter_nodes
+from ..report import Report, iter_nodes
+from .explain import memory_breakdown, node_formulas
 from .rows import HEADER, RIGHT, io_line, node_row
 from .summary import flops_line, format_bytes, memory_lines
 
 
 def grid(header: List[str], rows: List[List[str]], right: set) -> List[str]:
     """Aligned columns between rules (``right``: right-aligned column indices); shared
-    with the layer view."""
-    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+    with the layer view.  A row of one cell is a free text line (a formula) that takes
+    no part in the column widths."""
+    table = [header] + [r for r in rows if len(r) > 1]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
 
     def line(cells):
+        if len(cells) == 1:
+            return cells[0].rstrip()
         out = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))]
         return "  ".join(out).rstrip()
 
@@ -68,10 +73,11 @@ def terminal_footer(report) -> List[str]:
     return out
 
 
-def nested_rows(nodes, depth: int = 0) -> List[List[str]]:
+def nested_rows(nodes, depth: int = 0, explain: bool = False) -> List[List[str]]:
     """One row per node; each If/Loop/Scan body or function call follows its node, titled
     ``[then_branch]`` / ``[body]`` / ``[function]`` and indented.  Body rows have no index
-    and no FLOPs share: the parent's cost already covers them."""
+    and no FLOPs share: the parent's cost already covers them.  With ``explain`` each
+    node's formulas follow its row as one-cell rows (see :func:`grid`)."""
     rows = []
     for node in nodes:
         row = node_row(node)
@@ -80,16 +86,22 @@ def nested_rows(nodes, depth: int = 0) -> List[List[str]]:
             row[1] = "  " * depth + row[1]
             row[HEADER.index("FLOPs %")] = ""
         rows.append(row)
+        if explain:
+            rows += [[line] for line in node_formulas(node, indent=" " * (4 + 2 * depth))]
         for name, body in node.subgraphs.items():
             title = [""] * len(HEADER)
             title[1] = "  " * (depth + 1) + f"[{name}]"
             rows.append(title)
-            rows += nested_rows(body, depth + 2)
+            rows += nested_rows(body, depth + 2, explain)
     return rows
 
 
-def render_table(report) -> str:
-    rows = nested_rows(report.nodes)
+def render_table(report: Report, explain: bool = False) -> str:
+    """The node table and footer; ``explain`` puts each node's formulas under its row
+    (so the first formulas are on the first screen) and ends with the peak breakdown."""
+    rows = nested_rows(report.nodes, explain=explain)
     lines = grid(HEADER, rows, right=RIGHT)
     lines += terminal_footer(report)
+    if explain:
+        lines += memory_breakdown(report)
     return "\n".join(lines)

@@ -3,7 +3,7 @@
 Only structure is needed to inspect a model: weight sizes come from their dims, so
 external data files are never opened (a missing one is a warning, not an error) and
 embedded payloads above the fold limit are dropped before parsing (see
-:mod:`onnxinspect.payload`): the file is memory-mapped and only its structure is read.
+:mod:`onnxinspect.load.payload`): the file is memory-mapped and only its structure is read.
 """
 
 from __future__ import annotations
@@ -11,20 +11,21 @@ from __future__ import annotations
 import mmap
 import os
 from dataclasses import dataclass, field
-from typing import List, Optional, Union
+from typing import Any, List, Optional, Union
 
-import onnx
 from google.protobuf.message import DecodeError
 
-from .errors import ModelLoadError, first_line
+from ..errors import ModelLoadError, first_line
+from ..proto import ModelProto, TensorProto
 from .payload import Elision, strip_payloads
 
-Source = Union[str, os.PathLike, bytes, onnx.ModelProto]
+# A path, the file's bytes, or an onnx.ModelProto (the same class as proto.ModelProto).
+Source = Union[str, "os.PathLike[str]", bytes, Any]
 
 
 @dataclass
 class LoadedModel:
-    model: onnx.ModelProto
+    model: Any                      # a ModelProto
     path: Optional[str]
     warnings: List[str] = field(default_factory=list)
     elided: Elision = field(default_factory=Elision)   # payloads dropped before parsing
@@ -32,7 +33,7 @@ class LoadedModel:
 
 def load_model(source: Source) -> LoadedModel:
     """Load a model from a path, raw bytes or an in-memory ``ModelProto``."""
-    if isinstance(source, onnx.ModelProto):
+    if isinstance(source, ModelProto):
         loaded = LoadedModel(source, None)
     elif isinstance(source, (bytes, bytearray, memoryview)):
         loaded = _parse(source, None)
@@ -65,7 +66,7 @@ def _parse(data, path: Optional[str]) -> LoadedModel:
     if len(data) == 0:
         raise ModelLoadError("model bytes are empty", path or "<bytes>")
     stripped, elided = strip_payloads(data)
-    model = onnx.ModelProto()
+    model = ModelProto()
     try:
         model.ParseFromString(stripped)
     except (DecodeError, RuntimeError, ValueError) as exc:
@@ -120,7 +121,7 @@ def _missing_external_data(loaded: LoadedModel) -> List[str]:
     base = os.path.dirname(os.path.abspath(loaded.path)) if loaded.path else os.getcwd()
     missing = {}
     for tensor in loaded.model.graph.initializer:
-        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+        if tensor.data_location != TensorProto.EXTERNAL:
             continue
         location = next((e.value for e in tensor.external_data if e.key == "location"), None)
         if location and not os.path.exists(os.path.join(base, location)):

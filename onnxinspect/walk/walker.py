@@ -9,24 +9,23 @@ whose consumer is folded away (shape arithmetic), are not parameters.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
-import onnx
-from onnx import numpy_helper
 
-from . import ops  # noqa: F401  (registers every rule)
-from .context import NodeContext, ShapeError, Unknown
-from .dims import Dim, is_int, prod, sym
-from .dtypes import INTEGER_TYPES, dtype_name
-from .errors import GraphError, InspectError
+from .. import ops  # noqa: F401  (registers every rule)
+from ..decode import tensor_array
+from ..dims import is_int, prod
+from ..dtypes import INTEGER_TYPES, dtype_name
+from ..errors import GraphError, InspectError
+from ..graph import MAX_ELEMENTS, MAX_NESTING, build_graph
+from ..load.payload import is_elided
+from ..ops.context import NodeContext, ShapeError, Unknown
+from ..ops.registry import lookup
+from ..proto import AttributeProto
+from ..report import GraphWalk, NodeReport, iter_nodes
+from ..tensors import FOLD_LIMIT, TensorInfo, shape_from_type
 from .functions import function_rule, index_functions
-from .graph import MAX_ELEMENTS, MAX_NESTING, build_graph
-from .ops.registry import lookup
-from .payload import is_elided
-from .report import NodeReport, iter_nodes
-from .tensors import FOLD_LIMIT, TensorInfo
 
 # If/Loop/Scan bodies and function calls nest at most this deep: a clear error
 # beyond it instead of Python's RecursionError.  One limit for both checks: graph.py
@@ -34,37 +33,7 @@ from .tensors import FOLD_LIMIT, TensorInfo
 MAX_DEPTH = MAX_NESTING
 
 
-@dataclass
-class GraphWalk:
-    """The outcome of walking one graph (the main graph or a subgraph body)."""
-
-    nodes: List[NodeReport]
-    tensors: Dict[str, TensorInfo]
-    inputs: List[TensorInfo]
-    outputs: List[TensorInfo]
-    warnings: List[str] = field(default_factory=list)
-
-
-def shape_from_type(type_proto: onnx.TypeProto):
-    """(dtype, shape) of a ValueInfo's tensor type; unnamed dynamic dims are unknown."""
-    if not type_proto.HasField("tensor_type"):
-        return None, None
-    tensor_type = type_proto.tensor_type
-    dtype = dtype_name(tensor_type.elem_type)
-    if not tensor_type.HasField("shape"):
-        return dtype, None
-    dims: List[Dim] = []
-    for d in tensor_type.shape.dim:
-        if d.HasField("dim_value"):
-            dims.append(int(d.dim_value))
-        elif d.dim_param:
-            dims.append(sym(d.dim_param))
-        else:
-            dims.append(None)
-    return dtype, tuple(dims)
-
-
-def initializer_info(tensor: onnx.TensorProto) -> TensorInfo:
+def initializer_info(tensor: Any) -> TensorInfo:
     shape = tuple(int(d) for d in tensor.dims)
     if prod(shape) <= FOLD_LIMIT:
         return _Initializer(tensor.name, dtype_name(tensor.data_type), shape, const=True, source=True,
@@ -77,7 +46,7 @@ class _Initializer(TensorInfo):
     which only the shape is asked (a 3x3 Conv kernel), and decoding each one up front
     cost 6 ms per thousand.  Until then it holds its TensorProto (and so the parsed model)."""
 
-    def __init__(self, *args, tensor: Optional[onnx.TensorProto] = None, **kwargs):
+    def __init__(self, *args, tensor: Optional[Any] = None, **kwargs):
         super().__init__(*args, **kwargs)
         if tensor is not None:
             self.__dict__["_tensor"] = tensor
@@ -96,14 +65,11 @@ class _Initializer(TensorInfo):
         self.__dict__["_value"] = value
 
 
-def tensor_value(tensor: onnx.TensorProto) -> Optional[np.ndarray]:
+def tensor_value(tensor: Any) -> Optional[np.ndarray]:
     """The tensor's values when they are embedded (never reads external files)."""
-    if tensor.data_location == onnx.TensorProto.EXTERNAL or is_elided(tensor):
+    if is_elided(tensor):
         return None
-    try:
-        return numpy_helper.to_array(tensor)
-    except Exception:  # malformed payload: the shape is still known from dims
-        return None
+    return tensor_array(tensor)   # None for external data or a malformed payload
 
 
 class Walker:
@@ -124,7 +90,7 @@ class Walker:
     def opset(self, domain: str) -> int:
         return self.opsets.get("" if domain == "ai.onnx" else domain, 0)
 
-    def walk(self, graph: onnx.GraphProto, inputs: Mapping[str, TensorInfo],
+    def walk(self, graph: Any, inputs: Mapping[str, TensorInfo],
              outer: Mapping[str, TensorInfo] = ()) -> GraphWalk:
         """Walk ``graph`` given the infos of its inputs (and of outer-scope values)."""
         if self.depth >= MAX_DEPTH:
@@ -136,7 +102,7 @@ class Walker:
         finally:
             self.depth -= 1
 
-    def _walk(self, graph: onnx.GraphProto, inputs: Mapping[str, TensorInfo],
+    def _walk(self, graph: Any, inputs: Mapping[str, TensorInfo],
               outer: Mapping[str, TensorInfo]) -> GraphWalk:
         outer = dict(outer)
         model_graph = build_graph(graph, self.path, outer_names=outer.keys())
@@ -173,7 +139,7 @@ class Walker:
         outputs = [tensors.get(vi.name) or TensorInfo(vi.name, None, None) for vi in graph.output]
         return GraphWalk(reports, tensors, graph_inputs, outputs, warnings)
 
-    def visit(self, index: int, node: onnx.NodeProto, tensors: Dict[str, TensorInfo]) -> NodeReport:
+    def visit(self, index: int, node: Any, tensors: Dict[str, TensorInfo]) -> NodeReport:
         inputs = [tensors.get(name) if name else None for name in node.input]
         ctx = NodeContext(node, self.opset(node.domain), inputs, self, self.explaining, scope=tensors)
         rule = lookup(node.domain, node.op_type) or function_rule(self.functions, node)
@@ -258,7 +224,7 @@ def _is_literal(shape, outputs: List[TensorInfo]) -> bool:
         d != 1 for d in out[len(out) - len(shape):])
 
 
-def _name_scopes(node: onnx.NodeProto) -> Optional[str]:
+def _name_scopes(node: Any) -> Optional[str]:
     """torch's dynamo exporter names nodes ``node_Conv_12`` and keeps the module path in
     metadata; the layer view reads it (only this entry is kept: the others hold stack traces)."""
     for prop in node.metadata_props:
@@ -267,6 +233,6 @@ def _name_scopes(node: onnx.NodeProto) -> Optional[str]:
     return None
 
 
-def _has_subgraph(node: onnx.NodeProto) -> bool:
-    return any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute)
+def _has_subgraph(node: Any) -> bool:
+    return any(a.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS) for a in node.attribute)
 

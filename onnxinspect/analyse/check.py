@@ -17,79 +17,28 @@ Every tensor lands in one kind, the first that applies:
   an ``unk__`` dim where we know nothing at all counts as agreement);
 - ``agree``.
 
-The CLI exits with :data:`CONFLICT_EXIT` when there is at least one conflict.
+The CLI exits with :data:`~onnxinspect.errors.CONFLICT_EXIT` when there is at least one conflict.
+onnx is imported only here, and only when a comparison is asked for.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, Optional, Tuple
 
-import onnx
+from ..dims import is_int, shape_to_json
+from ..dtypes import dtype_name
+from ..load import LoadedModel, load_model, strip_model
+from ..proto import ModelProto
+from ..report import CHECK_KINDS as KINDS
+from ..report import CheckResult, Disagreement, Report
+from ..tensors import TensorInfo
 
-from .dims import format_shape, is_int, shape_to_json
-from .dtypes import dtype_name
-from .loading import LoadedModel, load_model
-from .payload import strip_model
-
-CONFLICT_EXIT = 3
-KINDS = ("conflict", "ours_unknown", "onnx_unknown", "symbolic", "naming", "agree")
 LISTED = KINDS[:4]   # the kinds shown as disagreements
-_LABELS = {"conflict": "conflicts", "ours_unknown": "only onnx knows", "onnx_unknown": "only we know",
-           "symbolic": "symbols spelled differently", "naming": "unk__ names only", "agree": "agree"}
 
 OnnxShape = Optional[Tuple]   # dims: int, str (dim_param) or None
 
 
-@dataclass
-class Disagreement:
-    tensor: str
-    kind: str
-    ours: Optional[list]        # JSON dims (int / str / None), None = unknown shape
-    onnx: Optional[list]
-    ours_dtype: Optional[str] = None
-    onnx_dtype: Optional[str] = None
-
-    def to_dict(self) -> dict:
-        return {"tensor": self.tensor, "kind": self.kind, "ours": self.ours, "onnx": self.onnx,
-                "ours_dtype": self.ours_dtype, "onnx_dtype": self.onnx_dtype}
-
-
-@dataclass
-class CheckResult:
-    counts: Dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
-    disagreements: List[Disagreement] = field(default_factory=list)
-    error: Optional[str] = None        # onnx's inference failed; nothing compared
-
-    @property
-    def compared(self) -> int:
-        return sum(self.counts.values())
-
-    @property
-    def conflicts(self) -> List[Disagreement]:
-        return [d for d in self.disagreements if d.kind == "conflict"]
-
-    def to_dict(self) -> dict:
-        return {"against": "onnx.shape_inference(data_prop=True)", "compared": self.compared,
-                "counts": dict(self.counts), "error": self.error,
-                "disagreements": [d.to_dict() for d in self.disagreements]}
-
-    def render_text(self) -> str:
-        if self.error:
-            return f"Check: onnx.shape_inference failed, nothing compared: {self.error}"
-        lines = [f"Check against onnx.shape_inference (data_prop=True): {self.compared:,} tensors compared",
-                 "  " + " · ".join(f"{_LABELS[k]} {self.counts[k]:,}" for k in KINDS)]
-        if self.disagreements:
-            rows = [["kind", "tensor", "ours", "onnx"]] + [
-                [d.kind, d.tensor, _cell(d.ours, d.ours_dtype), _cell(d.onnx, d.onnx_dtype)]
-                for d in self.disagreements]
-            widths = [max(len(r[i]) for r in rows) for i in range(3)]
-            lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r[:3], widths)) + "  " + r[3]
-                      for r in rows]
-        return "\n".join(lines)
-
-
-def compare_with_onnx(report, model) -> CheckResult:
+def compare_with_onnx(report: Report, model: Any) -> CheckResult:
     """Compare ``report``'s main-graph shapes with onnx's for ``model`` (a path, bytes,
     ``ModelProto`` or :class:`~onnxinspect.loading.LoadedModel`)."""
     proto = _stripped_proto(model)
@@ -98,6 +47,8 @@ def compare_with_onnx(report, model) -> CheckResult:
     for output in proto.graph.output:   # declared, not inferred
         if output.type.HasField("tensor_type"):
             output.type.tensor_type.ClearField("shape")
+    import onnx.shape_inference
+
     try:
         inferred = onnx.shape_inference.infer_shapes(proto, check_type=False, strict_mode=False,
                                                      data_prop=True)
@@ -105,7 +56,8 @@ def compare_with_onnx(report, model) -> CheckResult:
         lines = str(exc).strip().splitlines()
         return CheckResult(error=f"{type(exc).__name__}: {lines[0] if lines else ''}")
     theirs = _onnx_shapes(inferred.graph)
-    result = CheckResult()
+    result = CheckResult(symbols=sorted({str(s) for t in report.inputs for d in (t.shape or ())
+                                         if d is not None and not is_int(d) for s in d.symbols()}))
     for info in _our_tensors(report):
         onnx_dtype, onnx_shape = theirs.get(info.name, (None, None))
         kind = classify(info.shape, onnx_shape, info.dtype, onnx_dtype)
@@ -153,17 +105,17 @@ def _dim_kind(ours, theirs) -> str:
     return "naming" if invented else "symbolic"
 
 
-def _stripped_proto(model) -> onnx.ModelProto:
+def _stripped_proto(model: Any) -> Any:
     if isinstance(model, LoadedModel):
         model = model.model
-    if isinstance(model, onnx.ModelProto):
+    if isinstance(model, ModelProto):
         return strip_model(model)
-    proto = onnx.ModelProto()
+    proto = ModelProto()
     proto.CopyFrom(load_model(model).model)   # loading already dropped the payloads
     return proto
 
 
-def _set_inputs(graph: onnx.GraphProto, inputs) -> None:
+def _set_inputs(graph: Any, inputs) -> None:
     shapes = {t.name: t.shape for t in inputs}
     for vi in graph.input:
         if vi.name not in shapes or not vi.type.HasField("tensor_type"):
@@ -182,7 +134,7 @@ def _set_inputs(graph: onnx.GraphProto, inputs) -> None:
                 entry.dim_param = str(dim)
 
 
-def _onnx_shapes(graph: onnx.GraphProto) -> Dict[str, Tuple[Optional[str], OnnxShape]]:
+def _onnx_shapes(graph: Any) -> Dict[str, Tuple[Optional[str], OnnxShape]]:
     out = {}
     for vi in list(graph.value_info) + list(graph.output):
         if not vi.type.HasField("tensor_type"):
@@ -196,15 +148,10 @@ def _onnx_shapes(graph: onnx.GraphProto) -> Dict[str, Tuple[Optional[str], OnnxS
     return out
 
 
-def _our_tensors(report):
+def _our_tensors(report: Report) -> Iterator[TensorInfo]:
     seen = set()
     for node in report.nodes:
         for info in node.outputs:
             if info.name and info.name not in seen:
                 seen.add(info.name)
                 yield info
-
-
-def _cell(shape, dtype) -> str:
-    text = "?" if shape is None else format_shape(tuple(shape))
-    return f"{dtype or '?'} {text}"

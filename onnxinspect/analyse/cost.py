@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .dims import Dim, Expr, is_int, sum_dims
+from ..dims import Dim, Expr, is_int, sum_dims
+from ..report import Report
 
 
 def share(part: Dim, total: Dim) -> Optional[float]:
@@ -47,7 +48,7 @@ def _ratio(part: Expr, total: Expr) -> Optional[float]:
     return p0 / t0
 
 
-def annotate(report) -> None:
+def annotate_cost(report: Report) -> None:
     """Fill ``node.flops_share`` and the totals' known-part fields (top-level nodes, as
     the totals count them: a control-flow node's cost covers its body)."""
     totals = report.totals

@@ -21,37 +21,12 @@ Semantics (a model of a simple executor, not of any runtime's arena):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional
 
-from .dims import Dim, Expr, sum_dims, to_json
-from .dtypes import element_bits
-from .report import iter_nodes
-from .tensors import TensorInfo
-
-
-@dataclass
-class Memory:
-    activation_bytes: Dim                 # every activation summed, as if none were freed
-    peak_bytes: Dim                       # live bytes at the peak step; None if any size is unknown
-    peak_node: Optional[str] = None       # label of the node running at the peak
-    peak_index: Optional[int] = None
-    live_at_peak: List[Tuple[str, Dim]] = field(default_factory=list)  # (tensor, bytes)
-    known_peak_bytes: Dim = 0             # the peak over tensors of known size: a lower bound
-    unknown_tensors: List[str] = field(default_factory=list)
-    evaluated_at: Dict[str, int] = field(default_factory=dict)  # symbol bindings the peak used
-
-    def to_dict(self) -> dict:
-        return {
-            "activation_bytes": to_json(self.activation_bytes),
-            "peak_bytes": to_json(self.peak_bytes),
-            "peak_node": self.peak_node,
-            "peak_index": self.peak_index,
-            "live_at_peak": [{"name": n, "bytes": to_json(b)} for n, b in self.live_at_peak],
-            "known_peak_bytes": to_json(self.known_peak_bytes),
-            "unknown_tensors": list(self.unknown_tensors),
-            "evaluated_at": dict(self.evaluated_at),
-        }
+from ..dims import Dim, Expr, sum_dims
+from ..dtypes import element_bits
+from ..report import Memory, Report, iter_nodes
+from ..tensors import TensorInfo
 
 
 def tensor_bytes(info: Optional[TensorInfo]) -> Dim:
@@ -65,7 +40,7 @@ def tensor_bytes(info: Optional[TensorInfo]) -> Dim:
     return size * (bits // 8) if bits % 8 == 0 else (size * bits + 7) // 8
 
 
-def analyse(report) -> Memory:
+def analyse_memory(report: Report) -> Memory:
     """Activation bytes of every node's outputs and the peak live bytes (see module doc).
 
     Also sets ``node.output_bytes`` (its activation outputs) and ``node.live_bytes``

@@ -19,22 +19,24 @@ Exporters keep the layer a node came from in its name:
   first, the fx node last): the deepest module, ``layer1.0.bn1``, is the layer.  (Its
   rewriter fuses BatchNorm into the Conv before it and keeps the BatchNorm's path.)
 
-A node with no recognisable scope gets its own row in the layer view.
+A node with no recognisable scope gets its own row in the layer view, and so does a
+layout conversion tf2onnx inserts at the graph's edges (a ``Transpose``/``Reshape``
+named ``<layer>/...__<k>`` that turns channels-last into channels-first): it carries a
+nearby layer's name but belongs to no layer (the export reconciliation agrees).
 """
 
 from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Set
 
-from .api import iter_nodes
+from ..dims import add
+from ..report import LayerRow, NodeReport, Report, iter_nodes
 from .cost import share
-from .dims import Dim, add
-from .report import NodeReport
-from .tensors import TensorInfo
 
+LAYOUT_OPS = ("Transpose", "Reshape")
+_INSERTED = re.compile(r"__\d+$")     # tf2onnx's suffix for the nodes it adds
 _UNIQUE_SUFFIX = re.compile(r"^(.+)_\d+$")
 # Wrappers tf2onnx keeps from a SavedModel's call graph; never a layer.
 _TF_WRAPPERS = {"StatefulPartitionedCall", "PartitionedCall"}
@@ -86,19 +88,6 @@ def _tf_layer(parts: List[str]) -> Optional[str]:
     return layer
 
 
-@dataclass
-class LayerRow:
-    """One framework layer (or one unscoped node): its nodes and their summed cost."""
-
-    name: str
-    nodes: List[NodeReport] = field(default_factory=list)
-    op_types: List[str] = field(default_factory=list)   # distinct, in order of appearance
-    output: Optional[TensorInfo] = None                  # first output of the layer's last node
-    params: int = 0
-    flops: Dim = 0
-    flops_share: Optional[float] = None                  # of the total FLOPs
-
-
 def node_layer(node: NodeReport) -> Optional[str]:
     """The node's layer from its name, else from its outputs' or its weights' names
     (tf2onnx renames some fused nodes, ``Conv__206``, but keeps the layer's weight names)."""
@@ -114,7 +103,14 @@ def node_layer(node: NodeReport) -> Optional[str]:
     return None
 
 
-def group_layers(report) -> List[LayerRow]:
+def is_layout_conversion(node: NodeReport, inputs: Set[str], outputs: Set[str]) -> bool:
+    """A Transpose/Reshape tf2onnx inserted that reads a graph input or writes a graph output."""
+    return (node.op_type in LAYOUT_OPS and bool(_INSERTED.search(node.name or ""))
+            and (any(t is not None and t.name in inputs for t in node.inputs)
+                 or any(t.name in outputs for t in node.outputs)))
+
+
+def group_layers(report: Report) -> List[LayerRow]:
     """Rows of the ``--by layer`` view, in order of first appearance.
 
     Nodes of one layer are grouped even when other nodes come between them.  Rows sum
@@ -123,12 +119,16 @@ def group_layers(report) -> List[LayerRow]:
     FLOP count makes the row's FLOPs unknown.
     """
     rows: Dict[str, LayerRow] = {}
+    inputs = {t.name for t in report.inputs}
+    outputs = {t.name for t in report.outputs}
     for node in report.nodes:
-        layer = node_layer(node)
+        converter = is_layout_conversion(node, inputs, outputs)
+        layer = None if converter else node_layer(node)
         key = layer if layer is not None else f"\0{node.index}"  # unscoped: a row of its own
         row = rows.get(key)
         if row is None:
-            row = rows[key] = LayerRow(layer if layer is not None else (node.name or node.op_type))
+            row = rows[key] = LayerRow(layer if layer is not None else (node.name or node.op_type),
+                                       converter=converter)
         row.nodes.append(node)
         if node.op_type not in row.op_types:
             row.op_types.append(node.op_type)

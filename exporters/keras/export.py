@@ -24,9 +24,9 @@ from typing import Callable, Dict, Optional
 import numpy as np
 
 from onnxinspect.errors import InspectError, first_line
-from onnxinspect.verify import captured_fd2
+from ..verify import captured_fd2
 
-from .quiet import import_tensorflow
+from ..quiet import import_tensorflow
 
 DEFAULT_OPSET = 17
 BATCH_DIM = "N"

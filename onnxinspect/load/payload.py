@@ -15,13 +15,12 @@ back the input unchanged: protobuf then reports the problem.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import mmap
 
-import onnx
-
-from .tensors import FOLD_LIMIT
+from ..proto import ModelProto, StringStringEntryProto, TensorProto
+from ..tensors import FOLD_LIMIT
 
 ELIDED_KEY = "onnxinspect.elided"   # value: how many serialized bytes were dropped
 
@@ -56,7 +55,7 @@ class Elision:
     bytes: int = 0
 
 
-def is_elided(tensor: onnx.TensorProto) -> bool:
+def is_elided(tensor: Any) -> bool:
     """True when :func:`strip_payloads` dropped this tensor's values."""
     return any(entry.key == ELIDED_KEY for entry in tensor.metadata_props)
 
@@ -83,13 +82,13 @@ def strip_payloads(data) -> Tuple[bytes, Elision]:
         return stripped, elision
 
 
-def strip_model(model: onnx.ModelProto) -> onnx.ModelProto:
+def strip_model(model: Any) -> Any:
     """A copy of ``model`` whose main-graph initializers above the fold limit have no
     payload (for tools that serialize the model, such as onnx.shape_inference).
 
     Built field by field: serializing the whole model first would cost what it saves.
     Constant nodes and subgraphs are copied as they are."""
-    stripped = onnx.ModelProto()
+    stripped = ModelProto()
     for descriptor, value in model.ListFields():
         if descriptor.name != "graph":
             _copy_field(stripped, descriptor, value)
@@ -113,13 +112,13 @@ def _copy_field(target, descriptor, value) -> None:
         setattr(target, descriptor.name, value)
 
 
-def _without_payload(tensor: onnx.TensorProto) -> onnx.TensorProto:
+def _without_payload(tensor: Any) -> Any:
     count = 1
     for dim in tensor.dims:
         count *= dim
-    if count <= FOLD_LIMIT or tensor.data_location == onnx.TensorProto.EXTERNAL:
+    if count <= FOLD_LIMIT or tensor.data_location == TensorProto.EXTERNAL:
         return tensor
-    light = onnx.TensorProto()
+    light = TensorProto()
     for descriptor, value in tensor.ListFields():
         if descriptor.number not in _PAYLOAD_FIELDS:
             _copy_field(light, descriptor, value)
@@ -338,5 +337,5 @@ def _dims(buf: memoryview, wire: int, start: int, end: int):
 
 
 def _marker(payload_bytes: int) -> bytes:
-    entry = onnx.StringStringEntryProto(key=ELIDED_KEY, value=str(payload_bytes)).SerializeToString()
+    entry = StringStringEntryProto(key=ELIDED_KEY, value=str(payload_bytes)).SerializeToString()
     return _encode_varint((16 << 3) | 2) + _encode_varint(len(entry)) + entry

@@ -11,26 +11,24 @@ the body consumes them, constants made inside the body likewise, never at the ca
 from __future__ import annotations
 
 from functools import partial
-from typing import Dict, Iterable, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 
-import onnx
-from onnx import helper
-
-from .context import NodeContext
-from .ops.control_flow import body_cost
-from .ops.registry import OpRule, normal_domain
+from ..ops.context import NodeContext
+from ..ops.registry import OpRule, normal_domain
+from ..proto import AttributeProto, GraphProto, NodeProto, ValueInfoProto
+from ..report import body_cost
 
 FunctionKey = Tuple[str, str, str]
 
 
-def index_functions(functions: Iterable[onnx.FunctionProto]) -> Dict[FunctionKey, onnx.FunctionProto]:
+def index_functions(functions: Iterable[Any]) -> Dict[FunctionKey, Any]:
     if isinstance(functions, Mapping):
         return dict(functions)
     return {(normal_domain(f.domain), f.name, f.overload): f for f in functions}
 
 
-def function_rule(functions: Mapping[FunctionKey, onnx.FunctionProto],
-                  node: onnx.NodeProto) -> Optional[OpRule]:
+def function_rule(functions: Mapping[FunctionKey, Any],
+                  node: Any) -> Optional[OpRule]:
     """The expansion rule for ``node`` when it calls a model-local function."""
     if not functions:
         return None
@@ -42,11 +40,10 @@ def function_rule(functions: Mapping[FunctionKey, onnx.FunctionProto],
                   meta_inputs=frozenset(range(len(node.input))))
 
 
-def expand(function: onnx.FunctionProto, ctx: NodeContext) -> None:
-    body = helper.make_graph(
-        bind_attributes(function.node, ctx.node, function), function.name,
-        [onnx.ValueInfoProto(name=name) for name in function.input],
-        [onnx.ValueInfoProto(name=name) for name in function.output])
+def expand(function: Any, ctx: NodeContext) -> None:
+    body = GraphProto(name=function.name, node=bind_attributes(function.node, ctx.node, function),
+                      input=[ValueInfoProto(name=name) for name in function.input],
+                      output=[ValueInfoProto(name=name) for name in function.output])
     inputs = {formal: info for formal, info in zip(function.input, ctx.inputs) if info is not None}
     walker = ctx.walker.child({normal_domain(o.domain): o.version for o in function.opset_import})
     walk = walker.walk(body, inputs)
@@ -61,7 +58,7 @@ def expand(function: onnx.FunctionProto, ctx: NodeContext) -> None:
                              f"{function.domain or 'ai.onnx'}::{function.name}")
 
 
-def bind_attributes(nodes, caller: onnx.NodeProto, function: onnx.FunctionProto) -> list:
+def bind_attributes(nodes, caller: Any, function: Any) -> list:
     """Copies of ``nodes`` with every ``ref_attr_name`` replaced by the caller's attribute
     (or the function's default); references to absent attributes are dropped."""
     given = {a.name: a for a in function.attribute_proto}
@@ -69,8 +66,8 @@ def bind_attributes(nodes, caller: onnx.NodeProto, function: onnx.FunctionProto)
     return [_bind_node(node, given) for node in nodes]
 
 
-def _bind_node(node: onnx.NodeProto, given: Mapping[str, onnx.AttributeProto]) -> onnx.NodeProto:
-    copy = onnx.NodeProto()
+def _bind_node(node: Any, given: Mapping[str, Any]) -> Any:
+    copy = NodeProto()
     copy.CopyFrom(node)
     del copy.attribute[:]
     for attr in node.attribute:
@@ -80,15 +77,15 @@ def _bind_node(node: onnx.NodeProto, given: Mapping[str, onnx.AttributeProto]) -
         value = copy.attribute.add()
         value.CopyFrom(source)
         value.name = attr.name
-        if value.type == onnx.AttributeProto.GRAPH:
+        if value.type == AttributeProto.GRAPH:
             _bind_graph(value.g, given)
-        elif value.type == onnx.AttributeProto.GRAPHS:
+        elif value.type == AttributeProto.GRAPHS:
             for graph in value.graphs:
                 _bind_graph(graph, given)
     return copy
 
 
-def _bind_graph(graph: onnx.GraphProto, given) -> None:
+def _bind_graph(graph: Any, given) -> None:
     nodes = [_bind_node(n, given) for n in graph.node]
     del graph.node[:]
     graph.node.extend(nodes)

@@ -8,17 +8,18 @@ they cannot say (an input shape is unknown); the walker then reports null shapes
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional, Protocol
 
 import numpy as np
-import onnx
-from onnx import helper
 
-from .dims import Dim
-from .tensors import FOLD_LIMIT, Shape, TensorInfo
+from ..decode import attribute_value
+from ..dims import Dim
+from ..proto import AttributeProto
+from ..report import GraphWalk, NodeReport
+from ..tensors import FOLD_LIMIT, Shape, TensorInfo
 
 _SAME = object()
-_INT, _INTS = onnx.AttributeProto.INT, onnx.AttributeProto.INTS
+_INT, _INTS = AttributeProto.INT, AttributeProto.INTS
 
 
 class Unknown(Exception):
@@ -29,12 +30,22 @@ class ShapeError(Exception):
     """The inputs contradict the operator's definition (reported as a warning)."""
 
 
+class SubgraphWalker(Protocol):
+    """What a rule may ask of the walker that runs it: walk a subgraph body.  (The walker
+    implements it; rules never import the walker, so the dependency points one way.)"""
+
+    explaining: bool
+
+    def walk(self, graph: Any, inputs: Mapping[str, TensorInfo],
+             outer: Mapping[str, TensorInfo] = ...) -> GraphWalk: ...
+
+
 class NodeContext:
     __slots__ = ("node", "opset", "inputs", "outputs", "output_names", "macs", "flops", "explaining",
                  "explanations", "warnings", "walker", "subgraphs", "scope", "_attrs")
 
-    def __init__(self, node: onnx.NodeProto, opset: int, inputs: List[Optional[TensorInfo]],
-                 walker=None, explaining: bool = False, scope: Optional[Dict[str, TensorInfo]] = None):
+    def __init__(self, node: Any, opset: int, inputs: List[Optional[TensorInfo]],
+                 walker: Optional[SubgraphWalker] = None, explaining: bool = False, scope: Optional[Dict[str, TensorInfo]] = None):
         self.node = node
         self.opset = opset
         self.inputs = inputs
@@ -46,11 +57,11 @@ class NodeContext:
         self.explanations: List[tuple] = []
         self.warnings: List[str] = []
         self.walker = walker
-        self.subgraphs: Dict[str, list] = {}
+        self.subgraphs: Dict[str, List[NodeReport]] = {}
         # Every tensor visible where the node sits (outer scopes included): what an
         # If/Loop/Scan body may capture.
         self.scope: Dict[str, TensorInfo] = scope if scope is not None else {}
-        self._attrs: Optional[Dict[str, onnx.AttributeProto]] = None
+        self._attrs: Optional[Dict[str, Any]] = None
 
     # -- inputs ----------------------------------------------------------------
     @property
@@ -100,7 +111,7 @@ class NodeContext:
             return list(proto.ints)
         if kind == _INT and not proto.ref_attr_name:
             return proto.i
-        value = helper.get_attribute_value(proto)
+        value = attribute_value(proto)
         if isinstance(value, bytes):
             return value.decode("utf-8", "replace")
         if isinstance(value, list) and value and isinstance(value[0], bytes):
@@ -136,6 +147,13 @@ class NodeContext:
             macs = 0
         self.macs = macs
         self.flops = flops
+
+    def walk_subgraph(self, graph: Any, inputs: Mapping[str, TensorInfo]) -> GraphWalk:
+        """Walk an If/Loop/Scan body with ``inputs`` bound to its formal inputs; every
+        tensor visible at this node is visible inside."""
+        if self.walker is None:
+            raise ShapeError("no walker to walk a subgraph with")
+        return self.walker.walk(graph, inputs, outer=self.scope)
 
     def explain(self, kind: str, text: str) -> None:
         """Add one formula line; ``kind`` is 'params', 'shape' or 'flops'."""

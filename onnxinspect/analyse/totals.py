@@ -1,0 +1,45 @@
+"""The totals of a walked graph: parameters (each weight once in ``unique_params``),
+bytes by dtype, the op histogram and the summed cost."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Dict, List, Mapping
+
+from ..dtypes import nbytes
+from ..report import NodeReport, Totals, body_cost, iter_nodes
+from ..tensors import TensorInfo
+
+
+def sum_totals(nodes: List[NodeReport], tensors: Mapping[str, TensorInfo]) -> Totals:
+    """Sum parameters, bytes, ops and cost over ``nodes`` (subgraph bodies included)."""
+    params = 0
+    unique: Dict[str, TensorInfo] = {}
+    histogram: Counter[str] = Counter()
+    unknown_ops = []
+    for node in iter_nodes(nodes):
+        params += node.params
+        for name in node.param_inputs:
+            unique.setdefault(name, tensors.get(name) or _find_input(node, name))
+        histogram[node.op_type] += 1
+        if not node.known_op:
+            unknown_ops.append(node.op_type)
+    # One unknown cost makes the total unknown: never an undercount.
+    # Top-level nodes only: an If/Loop/Scan/function call's cost already covers its body.
+    macs, flops = body_cost(nodes)
+    by_dtype: Counter[str] = Counter()
+    bytes_by_dtype: Counter[str] = Counter()
+    for info in unique.values():
+        size = info.size
+        if isinstance(size, int):
+            by_dtype[info.dtype or "?"] += size
+            bytes_by_dtype[info.dtype or "?"] += nbytes(info.dtype, size)
+    return Totals(params=params, unique_params=sum(by_dtype.values()),
+                  param_bytes=sum(bytes_by_dtype.values()), nodes=len(nodes),
+                  params_by_dtype=dict(by_dtype), bytes_by_dtype=dict(bytes_by_dtype),
+                  op_histogram=dict(histogram.most_common()),
+                  macs=macs, flops=flops, unknown_ops=sorted(set(unknown_ops)))
+
+
+def _find_input(node: NodeReport, name: str) -> TensorInfo:
+    return next(t for t in node.inputs if t is not None and t.name == name)
