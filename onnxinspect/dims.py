@@ -11,16 +11,21 @@ The helpers at the bottom (:func:`add`, :func:`mul`, :func:`floordiv`, ...) acce
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Optional, Union, cast, overload
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
 
 Dim = Union[int, "Expr", None]
+#: A known dim: what arithmetic on dims gives when no operand is ``None``.
+KnownDim = Union[int, "Expr"]
 
 
 class _Atom:
     """Base of the indivisible pieces of a monomial."""
 
     __slots__ = ()
-    sort_key: tuple
+    sort_key: tuple[int | str, ...]
 
 
 class Symbol(_Atom):
@@ -28,8 +33,9 @@ class Symbol(_Atom):
     object identity, done in C: monomials hash their atoms on every dict lookup."""
 
     __slots__ = ("name", "sort_key")
+    name: str
 
-    def __new__(cls, name: str):
+    def __new__(cls, name: str) -> Symbol:
         symbol = _SYMBOLS.get(name)
         if symbol is None:
             symbol = _SYMBOLS[name] = super().__new__(cls)
@@ -37,10 +43,10 @@ class Symbol(_Atom):
             symbol.sort_key = (0, name)
         return symbol
 
-    def __reduce__(self):  # unpickled and copied symbols are the interned ones too
+    def __reduce__(self) -> tuple[type[Symbol], tuple[str]]:  # unpickled and copied symbols are the interned ones too
         return Symbol, (self.name,)
 
-    def __str__(self):
+    def __str__(self) -> str:
         name = self.name
         return name if _is_plain_name(name) else f"({name})"
 
@@ -50,18 +56,18 @@ class FloorDiv(_Atom):
 
     __slots__ = ("num", "den", "sort_key")
 
-    def __init__(self, num: "Expr", den: int):
+    def __init__(self, num: Expr, den: int) -> None:
         self.num = num
         self.den = den
         self.sort_key = (1, str(num), den)
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, FloorDiv) and other.den == self.den and other.num == self.num
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash(("floor", self.num, self.den))
 
-    def __str__(self):
+    def __str__(self) -> str:
         inner = str(self.num)
         if len(self.num.terms) > 1:
             inner = f"({inner})"
@@ -74,15 +80,20 @@ def _is_plain_name(name: str) -> bool:
 
 # A monomial is a tuple of atoms sorted by sort_key (repetition means a power);
 # the empty tuple is the constant monomial.
-Monomial = tuple
+Atom = Union[Symbol, FloorDiv]
+Monomial = tuple[Atom, ...]
+Term = tuple[Monomial, int]   # (monomial, non-zero coefficient)
 
 
 class Expr:
     """An integer polynomial in canonical form.  Use :func:`sym` to make one."""
 
     __slots__ = ("terms", "_hash", "_str")
+    terms: tuple[Term, ...]
+    _hash: int | None
+    _str: str | None
 
-    def __init__(self, terms: Mapping[Monomial, int]):
+    def __init__(self, terms: Mapping[Monomial, int]) -> None:
         items = [(m, c) for m, c in terms.items() if c]
         if len(items) > 1:
             items.sort(key=_term_key)
@@ -91,7 +102,7 @@ class Expr:
         self._str = None
 
     @classmethod
-    def _canonical(cls, terms: tuple) -> "Expr":
+    def _canonical(cls, terms: tuple[Term, ...]) -> Expr:
         """Wrap terms already in canonical order (the hot paths' shortcut)."""
         expr = cls.__new__(cls)
         expr.terms = terms
@@ -101,12 +112,12 @@ class Expr:
 
     # -- construction helpers -------------------------------------------------
     @staticmethod
-    def lift(value: Union[int, "Expr"]) -> "Expr":
+    def lift(value: KnownDim) -> Expr:
         if isinstance(value, Expr):
             return value
         return Expr({(): int(value)})
 
-    def _normal(self) -> Union[int, "Expr"]:
+    def _normal(self) -> KnownDim:
         """Constant polynomials become plain ints."""
         if not self.terms:
             return 0
@@ -121,8 +132,8 @@ class Expr:
                 return coeff
         return 0
 
-    def symbols(self) -> set:
-        found = set()
+    def symbols(self) -> set[str]:
+        found: set[str] = set()
         for mono, _ in self.terms:
             for atom in mono:
                 if isinstance(atom, Symbol):
@@ -132,7 +143,11 @@ class Expr:
         return found
 
     # -- arithmetic ----------------------------------------------------------
-    def __add__(self, other):
+    @overload
+    def __add__(self, other: None) -> None: ...
+    @overload
+    def __add__(self, other: KnownDim) -> KnownDim: ...
+    def __add__(self, other: Dim) -> Dim:
         if other is None:
             return None
         if isinstance(other, int):
@@ -154,18 +169,26 @@ class Expr:
 
     __radd__ = __add__
 
-    def __neg__(self):
+    def __neg__(self) -> KnownDim:
         return Expr({m: -c for m, c in self.terms})._normal()
 
-    def __sub__(self, other):
+    @overload
+    def __sub__(self, other: None) -> None: ...
+    @overload
+    def __sub__(self, other: KnownDim) -> KnownDim: ...
+    def __sub__(self, other: Dim) -> Dim:
         if other is None:
             return None
         return self + (-Expr.lift(other))
 
-    def __rsub__(self, other):
+    def __rsub__(self, other: int) -> KnownDim:
         return Expr.lift(other) - self
 
-    def __mul__(self, other):
+    @overload
+    def __mul__(self, other: None) -> None: ...
+    @overload
+    def __mul__(self, other: KnownDim) -> KnownDim: ...
+    def __mul__(self, other: Dim) -> Dim:
         if other is None:
             return None
         if isinstance(other, int):
@@ -173,7 +196,7 @@ class Expr:
                 return 0
             return Expr._canonical(tuple((m, c * other) for m, c in self.terms))
         other = Expr.lift(other)
-        acc: dict = {}
+        acc: dict[Monomial, int] = {}
         for m1, c1 in self.terms:
             for m2, c2 in other.terms:
                 mono = tuple(sorted(m1 + m2, key=lambda a: a.sort_key))
@@ -182,31 +205,33 @@ class Expr:
 
     __rmul__ = __mul__
 
-    def __floordiv__(self, other):
+    def __floordiv__(self, other: Dim) -> Dim:
         return floordiv(self, other)
 
-    def __rfloordiv__(self, other):
+    def __rfloordiv__(self, other: Dim) -> Dim:
         return floordiv(other, self)
 
-    def __mod__(self, other):
+    def __mod__(self, other: Dim) -> Dim:
         quotient = floordiv(self, other)
-        return None if quotient is None else self - quotient * other
+        if quotient is None or other is None:  # floordiv gives None whenever other is None
+            return None
+        return self - quotient * other
 
-    def __truediv__(self, other):
+    def __truediv__(self, other: Dim) -> Dim:
         return exact_div(self, other)
 
     # -- comparison / display ------------------------------------------------
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if isinstance(other, Expr):
             return self.terms == other.terms
         return False
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         if self._hash is None:
             self._hash = hash(self.terms)
         return self._hash
 
-    def __str__(self):
+    def __str__(self) -> str:
         text = self._str
         if text is None:
             # Shared by equal expressions: every node's output volume is rebuilt by prod().
@@ -217,7 +242,7 @@ class Expr:
         return text
 
     def _render(self, thousands: bool = False) -> str:
-        parts = []
+        parts: list[str] = []
         for mono, coeff in self.terms:
             body = _mono_str(mono)
             number = f"{abs(coeff):,}" if thousands else str(abs(coeff))
@@ -234,41 +259,42 @@ class Expr:
         # Constant last reads better: "H + 1", not "1 + H".
         return " ".join(parts)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Expr({str(self)!r})"
 
-    def subs(self, bindings: Mapping[str, int]) -> Union[int, "Expr"]:
+    def subs(self, bindings: Mapping[str, int]) -> KnownDim:
         """Substitute integer values for symbols."""
-        total: Union[int, Expr] = 0
+        total: KnownDim = 0
         for mono, coeff in self.terms:
-            term: Union[int, Expr] = coeff
+            term: KnownDim = coeff
             for atom in mono:
                 if isinstance(atom, Symbol):
                     value = bindings.get(atom.name)
                     factor = value if value is not None else Expr({(atom,): 1})
                 else:
                     num = atom.num.subs(bindings)
-                    factor = floordiv(num, atom.den)
+                    # den > 1, so the floor is never unknown.
+                    factor = cast(KnownDim, floordiv(num, atom.den))
                 term = term * factor
             total = total + term
         return total
 
 
-def _mono_key(mono: Monomial):
+def _mono_key(mono: Monomial) -> tuple[bool, int, list[tuple[int | str, ...]]]:
     # Higher-degree and symbolic terms first, the constant last.
     return (mono == (), -len(mono), [a.sort_key for a in mono])
 
 
-def _term_key(term):
+def _term_key(term: Term) -> tuple[bool, int, list[tuple[int | str, ...]]]:
     return _mono_key(term[0])
 
 
-_TEXT: dict = {}      # terms -> rendered text
-_SYMBOLS: dict = {}   # name -> its Symbol
+_TEXT: dict[tuple[Term, ...], str] = {}   # terms -> rendered text
+_SYMBOLS: dict[str, Symbol] = {}          # name -> its Symbol
 
 
 def _mono_str(mono: Monomial) -> str:
-    out = []
+    out: list[str] = []
     i = 0
     while i < len(mono):
         atom = mono[i]
@@ -289,12 +315,18 @@ def sym(name: str) -> Expr:
     return Expr._canonical((((Symbol(name),), 1),))
 
 
-def is_int(d: Dim) -> bool:
+def is_int(d: Dim) -> TypeIs[int]:
     return type(d) is int
 
 
+@overload
+def add(*dims: int) -> int: ...
+@overload
+def add(*dims: KnownDim) -> KnownDim: ...
+@overload
+def add(*dims: Dim) -> Dim: ...
 def add(*dims: Dim) -> Dim:
-    total: Dim = 0
+    total: KnownDim = 0
     for d in dims:
         if d is None:
             return None
@@ -302,15 +334,27 @@ def add(*dims: Dim) -> Dim:
     return total
 
 
+@overload
+def sub(a: int, b: int) -> int: ...
+@overload
+def sub(a: KnownDim, b: KnownDim) -> KnownDim: ...
+@overload
+def sub(a: Dim, b: Dim) -> Dim: ...
 def sub(a: Dim, b: Dim) -> Dim:
     if a is None or b is None:
         return None
     return a - b
 
 
+@overload
+def mul(*dims: int) -> int: ...
+@overload
+def mul(*dims: KnownDim) -> KnownDim: ...
+@overload
+def mul(*dims: Dim) -> Dim: ...
 def mul(*dims: Dim) -> Dim:
     scale = 1
-    symbolic: Dim = None
+    symbolic: KnownDim | None = None
     for d in dims:
         if type(d) is int:
             scale *= d
@@ -323,14 +367,26 @@ def mul(*dims: Dim) -> Dim:
     return symbolic if scale == 1 else symbolic * scale
 
 
+@overload
+def prod(dims: Iterable[int]) -> int: ...
+@overload
+def prod(dims: Iterable[KnownDim]) -> KnownDim: ...
+@overload
+def prod(dims: Iterable[Dim]) -> Dim: ...
 def prod(dims: Iterable[Dim]) -> Dim:
     return mul(*dims)
 
 
+@overload
+def sum_dims(dims: Iterable[int]) -> int: ...
+@overload
+def sum_dims(dims: Iterable[KnownDim]) -> KnownDim: ...
+@overload
+def sum_dims(dims: Iterable[Dim]) -> Dim: ...
 def sum_dims(dims: Iterable[Dim]) -> Dim:
     """Sum of many dims in one pass (totals over thousands of nodes)."""
     const = 0
-    exprs = []
+    exprs: list[Expr] = []
     for d in dims:
         if d is None:
             return None
@@ -342,7 +398,7 @@ def sum_dims(dims: Iterable[Dim]) -> Dim:
         return const
     if len(exprs) == 1 and not const:
         return exprs[0]._normal()
-    acc: dict = {}
+    acc: dict[Monomial, int] = {}
     for expr in exprs:
         for mono, coeff in expr.terms:
             acc[mono] = acc.get(mono, 0) + coeff
@@ -386,7 +442,7 @@ def exact_div(a: Dim, b: Dim) -> Dim:
     if len(pb.terms) != 1:
         return 1 if pa == pb else None
     mono_b, coeff_b = pb.terms[0]
-    acc = {}
+    acc: dict[Monomial, int] = {}
     for mono, coeff in pa.terms:
         rest = _mono_divide(mono, mono_b)
         if rest is None or coeff % coeff_b:
@@ -404,11 +460,11 @@ def _mono_divide(mono: Monomial, by: Monomial) -> Optional[Monomial]:
     return tuple(remaining)
 
 
-def _poly_floordiv(p: Expr, k: int) -> Dim:
+def _poly_floordiv(p: Expr, k: int) -> KnownDim:
     if k == 1:
         return p._normal()
-    exact: dict = {}
-    remainder: dict = {}
+    exact: dict[Monomial, int] = {}
+    remainder: dict[Monomial, int] = {}
     for mono, coeff in p.terms:
         q, r = divmod(coeff, k)
         if q:
@@ -429,17 +485,25 @@ def _poly_floordiv(p: Expr, k: int) -> Dim:
     return add(whole, Expr({(FloorDiv(rest, k),): 1}))
 
 
+@overload
+def max_dim(a: int, b: int) -> int: ...
+@overload
+def max_dim(a: Dim, b: Dim) -> Dim: ...
 def max_dim(a: Dim, b: Dim) -> Dim:
     """Max of two dims when it is decidable (equal, or both ints)."""
     return _decided(max, a, b)
 
 
+@overload
+def min_dim(a: int, b: int) -> int: ...
+@overload
+def min_dim(a: Dim, b: Dim) -> Dim: ...
 def min_dim(a: Dim, b: Dim) -> Dim:
     """Min of two dims when it is decidable (equal, or both ints)."""
     return _decided(min, a, b)
 
 
-def _decided(pick, a: Dim, b: Dim) -> Dim:
+def _decided(pick: Callable[[int, int], int], a: Dim, b: Dim) -> Dim:
     if a is None or b is None:
         return None
     if a == b:
@@ -449,14 +513,20 @@ def _decided(pick, a: Dim, b: Dim) -> Dim:
     return None
 
 
-def to_json(d: Dim):
+@overload
+def to_json(d: int) -> int: ...
+@overload
+def to_json(d: Expr) -> str: ...
+@overload
+def to_json(d: Dim) -> int | str | None: ...
+def to_json(d: Dim) -> int | str | None:
     """int -> int, symbolic -> its text, unknown -> None."""
     if d is None or type(d) is int:
         return d
     return str(d)
 
 
-def shape_to_json(shape):
+def shape_to_json(shape: Optional[Iterable[Dim]]) -> Optional[list[int | str | None]]:
     return None if shape is None else [to_json(d) for d in shape]
 
 
@@ -466,7 +536,7 @@ def format_dim(d: Dim, unknown: str = "?") -> str:
     return str(d)
 
 
-def format_shape(shape, unknown: str = "?") -> str:
+def format_shape(shape: Optional[Iterable[Dim]], unknown: str = "?") -> str:
     if shape is None:
         return unknown
     return "(" + ", ".join(format_dim(d, unknown) for d in shape) + ")"
