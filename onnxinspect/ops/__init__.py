@@ -4,7 +4,8 @@ To add an operator, write its rule in the family module it belongs to (or a new
 module listed here) with ``@register("OpType")``.
 """
 
-from . import (  # noqa: F401
+# Not sorted: the import order is the registration order, which registered_ops() lists.
+from . import (  # noqa: F401, I001
     elementwise,
     conv,
     constants,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
+import numpy.typing as npt
 
-from .context import ShapeError, Unknown
 from ..dims import Dim, format_dim, is_int
+from ..tensors import Shape
+from .context import NodeContext, ShapeError, Unknown
 
 
 def normalize_axis(axis: int, rank: int) -> int:
@@ -38,44 +40,46 @@ def broadcast_dims(a: Dim, b: Dim) -> Dim:
     return None
 
 
-def broadcast(shapes: Sequence[Optional[tuple]]) -> Optional[tuple]:
+def broadcast(shapes: Sequence[Optional[Sequence[Dim]]]) -> Shape:
     if any(s is None for s in shapes):
         return None
-    if shapes and all(s == shapes[0] for s in shapes):
-        return tuple(shapes[0])  # what the pairwise rule gives for equal shapes, without the loop
-    rank = max((len(s) for s in shapes), default=0)
+    known = cast(Sequence[Sequence[Dim]], shapes)  # (none is None: checked above)
+    if known and all(s == known[0] for s in known):
+        return tuple(known[0])  # what the pairwise rule gives for equal shapes, without the loop
+    rank = max((len(s) for s in known), default=0)
     out: List[Dim] = [1] * rank
-    for shape in shapes:
-        padded = (1,) * (rank - len(shape)) + tuple(shape)
-        out = [broadcast_dims(x, y) for x, y in zip(out, padded)]
+    for shape in known:
+        padded: Tuple[Dim, ...] = (1,) * (rank - len(shape)) + tuple(shape)
+        out = [broadcast_dims(x, y) for x, y in zip(out, padded, strict=True)]  # both of length rank
     return tuple(out)
 
 
-def as_dim(v) -> Dim:
+def as_dim(v: object) -> Dim:
     """A folded scalar as a dim: numpy ints become Python ints."""
     if isinstance(v, (np.integer, np.bool_)):
         return int(v)
     if isinstance(v, float) and v.is_integer():
         return int(v)
-    return v
+    return cast(Dim, v)  # an int, Expr or None as it is (a non-integral float passes through too)
 
 
-def dims_from_value(value: Optional[np.ndarray]) -> Optional[tuple]:
+def dims_from_value(value: Optional[npt.NDArray[Any]]) -> Shape:
     """A 1-D folded shape tensor as a tuple of dims (``-1`` and ``0`` kept as-is)."""
     if value is None:
         return None
     return tuple(as_dim(v) for v in np.asarray(value).reshape(-1).tolist())
 
 
-def normalize_axes(axes: Sequence[int], rank: int) -> List[int]:
-    """Non-negative, duplicate-checked axes."""
-    out = [normalize_axis(int(a), rank) for a in axes]
+def normalize_axes(axes: Sequence[Dim], rank: int) -> List[int]:
+    """Non-negative, duplicate-checked axes.  (A folded operand holds dims: ``int()``
+    raises ``TypeError`` on a symbolic or unknown one.)"""
+    out = [normalize_axis(int(a), rank) for a in axes]  # type: ignore[arg-type]  # see the docstring
     if len(set(out)) != len(out):
         raise ShapeError(f"repeated axis in {list(axes)}")
     return out
 
 
-def axes_operand(ctx, input_index: int, attr: str = "axes", since: int = 13) -> Optional[list]:
+def axes_operand(ctx: NodeContext, input_index: int, attr: str = "axes", since: int = 13) -> Optional[List[Dim]]:
     """Axes (or split, pads, ...) given as an attribute before opset ``since`` and as
     input ``input_index`` from then on; ``None`` when absent or empty.
 
@@ -96,30 +100,34 @@ def axes_operand(ctx, input_index: int, attr: str = "axes", since: int = 13) -> 
     return [as_dim(v) for v in value.reshape(-1).tolist()]
 
 
-def fold_array(items, shape=None) -> np.ndarray:
+def fold_array(items: Union[npt.NDArray[Any], Iterable[object]],
+               shape: Union[int, Sequence[int], None] = None) -> npt.NDArray[Any]:
     """Folded dims as a value: int64, or dtype=object when any item is symbolic."""
     flat = [as_dim(v) for v in (items.reshape(-1).tolist() if isinstance(items, np.ndarray) else items)]
     if any(v is None for v in flat):
         raise ValueError("unknown dim in a folded value")
     if all(is_int(v) for v in flat):
-        out = np.array(flat, dtype=np.int64)
+        out: npt.NDArray[Any] = np.array(flat, dtype=np.int64)
     else:
         out = np.empty(len(flat), dtype=object)
         out[:] = flat
     return out if shape is None else out.reshape(shape)
 
 
-def tidy(value: Optional[np.ndarray]) -> Optional[np.ndarray]:
+def tidy(value: object) -> Optional[npt.NDArray[Any]]:
     """An object array whose items all turned out to be ints becomes int64; a bare item
     (numpy indexing an object array returns the ``Expr`` itself) becomes a 0-d array."""
-    if value is not None and not isinstance(value, np.ndarray):
-        boxed = np.empty((), dtype=object)
-        boxed[()] = value
-        value = boxed
-    if value is None or value.dtype != object:
-        return value
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray):
+        array: npt.NDArray[Any] = value
+    else:
+        array = np.empty((), dtype=object)
+        array[()] = value
+    if array.dtype != object:
+        return array
     try:
-        return fold_array(value, value.shape)
+        return fold_array(array, array.shape)
     except (ValueError, TypeError):
         return None
 
@@ -143,7 +151,7 @@ def dims_text(dims: Sequence[Dim], sep: str = "·") -> str:
     return sep.join(dim_text(d) for d in dims)
 
 
-def explain_value(ctx) -> None:
+def explain_value(ctx: NodeContext) -> None:
     """Under ``--explain``, show a folded shape value (``value = [N, -1]``): how a
     Reshape / Expand / Resize target was assembled."""
     out = ctx.outputs[0] if ctx.outputs else None
@@ -159,7 +167,7 @@ def explain_value(ctx) -> None:
 _SHAPE_KINDS = frozenset({np.dtype(np.int64), np.dtype(np.int32), np.dtype(bool), np.dtype(object)})
 
 
-def shape_like(value: Optional[np.ndarray]) -> Optional[np.ndarray]:
+def shape_like(value: Optional[npt.NDArray[Any]]) -> Optional[npt.NDArray[Any]]:
     """``value`` when a data-movement rule may fold it, else ``None``."""
     if value is None:
         return None

@@ -8,9 +8,11 @@ they cannot say (an input shape is unknown); the walker then reports null shapes
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Protocol
+from enum import Enum
+from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from ..decode import attribute_value
 from ..dims import Dim
@@ -18,7 +20,14 @@ from ..proto import AttributeProto
 from ..report import GraphWalk, NodeReport
 from ..tensors import FOLD_LIMIT, Shape, TensorInfo
 
-_SAME = object()
+
+class _Same(Enum):
+    """The type of :data:`_SAME`, ``set_output``'s "input 0's dtype" default."""
+
+    SAME = "same"
+
+
+_SAME = _Same.SAME
 _INT, _INTS = AttributeProto.INT, AttributeProto.INTS
 
 
@@ -45,7 +54,8 @@ class NodeContext:
                  "explanations", "warnings", "walker", "subgraphs", "scope", "_attrs")
 
     def __init__(self, node: Any, opset: int, inputs: List[Optional[TensorInfo]],
-                 walker: Optional[SubgraphWalker] = None, explaining: bool = False, scope: Optional[Dict[str, TensorInfo]] = None):
+                 walker: Optional[SubgraphWalker] = None, explaining: bool = False,
+                 scope: Optional[Dict[str, TensorInfo]] = None) -> None:
         self.node = node
         self.opset = opset
         self.inputs = inputs
@@ -54,7 +64,7 @@ class NodeContext:
         self.macs: Dim = None
         self.flops: Dim = None
         self.explaining = explaining
-        self.explanations: List[tuple] = []
+        self.explanations: List[Tuple[str, str]] = []
         self.warnings: List[str] = []
         self.walker = walker
         self.subgraphs: Dict[str, List[NodeReport]] = {}
@@ -66,7 +76,8 @@ class NodeContext:
     # -- inputs ----------------------------------------------------------------
     @property
     def op_type(self) -> str:
-        return self.node.op_type
+        op_type: str = self.node.op_type  # (the node is an untyped protobuf message)
+        return op_type
 
     @property
     def n_inputs(self) -> int:
@@ -75,10 +86,14 @@ class NodeContext:
     def has_input(self, i: int) -> bool:
         return i < len(self.inputs) and self.inputs[i] is not None
 
+    def _input_or_none(self, i: int) -> Optional[TensorInfo]:
+        return self.inputs[i] if i < len(self.inputs) else None
+
     def input(self, i: int) -> TensorInfo:
-        if not self.has_input(i):
+        tensor = self._input_or_none(i)
+        if tensor is None:
             raise ShapeError(f"input {i} is missing")
-        return self.inputs[i]
+        return tensor
 
     def shape(self, i: int) -> Shape:
         """Input ``i``'s shape, raising :class:`Unknown` when it is not known."""
@@ -88,14 +103,17 @@ class NodeContext:
         return shape
 
     def shape_or_none(self, i: int) -> Shape:
-        return self.inputs[i].shape if self.has_input(i) else None
+        tensor = self._input_or_none(i)
+        return None if tensor is None else tensor.shape
 
     def dtype(self, i: int) -> Optional[str]:
-        return self.inputs[i].dtype if self.has_input(i) else None
+        tensor = self._input_or_none(i)
+        return None if tensor is None else tensor.dtype
 
-    def value(self, i: int) -> Optional[np.ndarray]:
+    def value(self, i: int) -> Optional[npt.NDArray[Any]]:
         """Folded value of input ``i`` (ints, or objects holding symbolic dims), or None."""
-        return self.inputs[i].value if self.has_input(i) else None
+        tensor = self._input_or_none(i)
+        return None if tensor is None else tensor.value
 
     # -- attributes --------------------------------------------------------------
     def attr(self, name: str, default: Any = None) -> Any:
@@ -122,21 +140,23 @@ class NodeContext:
         return any(a.name == name for a in self.node.attribute)
 
     # -- outputs -----------------------------------------------------------------
-    def set_output(self, i: int, shape: Shape, dtype: Any = _SAME, value=None) -> None:
-        """Record output ``i``; ``dtype`` defaults to input 0's dtype."""
+    def set_output(self, i: int, shape: Optional[Sequence[Dim]], dtype: Union[str, None, _Same] = _SAME,
+                   value: object = None) -> None:
+        """Record output ``i``; ``dtype`` defaults to input 0's dtype.  ``value`` is
+        anything ``np.asarray`` takes (an array, a list of dims, a scalar)."""
         if i >= len(self.outputs) or not self.output_names[i]:
             return
         if dtype is _SAME:
             dtype = self.dtype(0)
-        if shape is not None:
-            shape = tuple(shape)
+        out_shape: Shape = None if shape is None else tuple(shape)
+        folded: Optional[npt.NDArray[Any]] = None
         if value is not None:
-            value = np.asarray(value)
-            if value.size > FOLD_LIMIT:
-                value = None
-            elif shape is None:
-                shape = tuple(int(d) for d in value.shape)
-        self.outputs[i] = TensorInfo(self.output_names[i], dtype, shape, value)
+            folded = np.asarray(value)
+            if folded.size > FOLD_LIMIT:
+                folded = None
+            elif out_shape is None:
+                out_shape = tuple(int(d) for d in folded.shape)
+        self.outputs[i] = TensorInfo(self.output_names[i], dtype, out_shape, folded)
 
     def set_cost(self, macs: Dim = None, flops: Dim = None) -> None:
         """MACs (multiply-accumulates) and FLOPs; FLOPs default to 2 per MAC, and an op

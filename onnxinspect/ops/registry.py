@@ -12,16 +12,22 @@ operands are literals (an epsilon, a scale, a loop counter's ``+ 1``), not learn
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, FrozenSet, Iterable, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, Iterable, Optional, Tuple, TypeVar
+
+if TYPE_CHECKING:
+    from .context import NodeContext
 
 STANDARD_DOMAINS = ("", "ai.onnx")
+
+Rule = Callable[["NodeContext"], None]
+_RuleT = TypeVar("_RuleT", bound=Rule)
 
 
 @dataclass(frozen=True)
 class OpRule:
     domain: str
     op_type: str
-    infer: Callable
+    infer: Rule
     meta_inputs: FrozenSet[int] = frozenset()
     generator: bool = False
     scalar_literals: bool = False
@@ -35,9 +41,9 @@ def normal_domain(domain: str) -> str:
 
 
 def register(*op_types: str, domain: str = "", meta_inputs: Iterable[int] = (),
-             generator: bool = False, scalar_literals: bool = False) -> Callable:
+             generator: bool = False, scalar_literals: bool = False) -> Callable[[_RuleT], _RuleT]:
     """Decorator registering ``fn`` as the rule for ``op_types`` in ``domain``."""
-    def wrap(fn: Callable) -> Callable:
+    def wrap(fn: _RuleT) -> _RuleT:
         for op_type in op_types:
             key = (normal_domain(domain), op_type)
             if key in _RULES:
