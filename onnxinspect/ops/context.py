@@ -95,8 +95,8 @@ class NodeContext:
             raise ShapeError(f"input {i} is missing")
         return tensor
 
-    def shape(self, i: int) -> Shape:
-        """Input ``i``'s shape, raising :class:`Unknown` when it is not known."""
+    def shape(self, i: int) -> Tuple[Dim, ...]:
+        """Input ``i``'s shape, raising :class:`Unknown` when it is not known (so never None)."""
         shape = self.input(i).shape
         if shape is None:
             raise Unknown(f"input {i} has an unknown shape")
