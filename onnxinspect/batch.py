@@ -15,7 +15,7 @@ import os
 import re
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, cast
 
 import click
 
@@ -82,7 +82,7 @@ def run(files: Sequence[str], advance: Optional[Callable[[], None]] = None) -> L
                            "error": f"worker process failed: {type(error).__name__}: {error}"}
             if advance is not None:
                 advance()
-    return rows
+    return cast(List[Dict[str, object]], rows)   # every slot is filled: each future returns or raises
 
 
 def render(rows: List[Dict[str, object]], fmt: str) -> str:
@@ -147,7 +147,7 @@ def _with_progress(files: Sequence[str]) -> List[Dict[str, object]]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    def advance():
+    def advance() -> None:
         progress.advance(task)
         progress.refresh()
 

@@ -9,7 +9,7 @@ a :class:`UsageError` phrased for the library and for the command line.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from .dims import Dim, is_int, subs_dim, sym
 from .errors import GraphError, UsageError
@@ -63,7 +63,7 @@ def _dim_error(name: str, reason: str, path: Optional[str]) -> UsageError:
     return UsageError(reason, path, subject=f"dims[{name!r}]", option=f"--dim {name}")
 
 
-def _check_declared(name: str, shape: Shape, path: Optional[str]) -> None:
+def _check_declared(name: str, shape: Tuple[Dim, ...], path: Optional[str]) -> None:
     try:
         check_shape(f"input {name!r}", shape, path)
     except GraphError as exc:
@@ -71,7 +71,7 @@ def _check_declared(name: str, shape: Shape, path: Optional[str]) -> None:
                          f"(inputs={{{name!r}: [...]}} in Python)", path) from None
 
 
-def _check_given(name: str, shape: Shape, path: Optional[str]) -> None:
+def _check_given(name: str, shape: Tuple[Dim, ...], path: Optional[str]) -> None:
     """The shape the caller's input shapes / bindings made must be countable too."""
     try:
         check_shape(f"input {name!r}", shape, path)
@@ -93,7 +93,7 @@ def _override(name: str, declared: Shape, given: Sequence[Union[int, str]], path
     if declared is not None and len(declared) != len(dims):
         raise _input_error(name, f"the model's input has rank {len(declared)}, {len(dims)} dims given", path)
     if declared is not None:
-        for axis, (old, new) in enumerate(zip(declared, dims)):
+        for axis, (old, new) in enumerate(zip(declared, dims, strict=True)):   # same length: checked above
             if is_int(old) and old >= 0 and is_int(new) and old != new:
                 raise _input_error(name, f"dim {axis} is fixed at {old} in the model, {new} given", path)
     return tuple(dims)

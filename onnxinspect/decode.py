@@ -53,9 +53,10 @@ def tensor_array(tensor: Any) -> Optional[np.ndarray]:
         return None
 
 
-def _bfloat16(tensor: Any, shape: tuple) -> Optional[np.ndarray]:
+def _bfloat16(tensor: Any, shape: tuple[int, ...]) -> Optional[np.ndarray]:
     """bfloat16 values widened to float32 (a bfloat16 is a float32's upper 16 bits): enough
     to fold the sizes a Range or a Resize computes from them."""
+    bits: np.ndarray
     try:
         if tensor.raw_data:
             bits = np.frombuffer(tensor.raw_data, dtype="<u2").astype(np.uint32)

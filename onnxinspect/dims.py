@@ -315,7 +315,8 @@ def sym(name: str) -> Expr:
     return Expr._canonical((((Symbol(name),), 1),))
 
 
-def is_int(d: Dim) -> TypeIs[int]:
+def is_int(d: object) -> TypeIs[int]:
+    """Exactly an ``int`` (a known dim; ``bool`` is not one)."""
     return type(d) is int
 
 

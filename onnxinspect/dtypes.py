@@ -8,7 +8,7 @@ import numpy as np
 
 from .proto import TensorProto
 
-_NAMES = {
+_NAMES: dict[int, str] = {
     TensorProto.FLOAT: "float32",
     TensorProto.UINT8: "uint8",
     TensorProto.INT8: "int8",
@@ -41,7 +41,7 @@ for _attr, _name in (
 _CODES = {name: code for code, name in _NAMES.items()}
 
 # Bits per element; sub-byte types pack, so bytes are computed from bits.
-_BITS = {
+_BITS: dict[Optional[str], int] = {   # looked up with None (no dtype) too: 0 bits
     "float32": 32, "uint8": 8, "int8": 8, "uint16": 16, "int16": 16, "int32": 32,
     "int64": 64, "bool": 8, "float16": 16, "float64": 64, "uint32": 32, "uint64": 64,
     "complex64": 64, "complex128": 128, "bfloat16": 16, "float8e4m3fn": 8,
@@ -53,7 +53,7 @@ INTEGER_TYPES = frozenset({"int8", "uint8", "int16", "uint16", "int32", "uint32"
 FLOAT_TYPES = frozenset({"float32", "float16", "float64", "bfloat16"})
 
 
-def dtype_name(code: int):
+def dtype_name(code: int) -> Optional[str]:
     """Name for an ONNX element type code; ``None`` for 0 (undefined)."""
     if not code:
         return None
@@ -80,10 +80,10 @@ def dtype_code(name: str) -> int:
     return _CODES[name]
 
 
-def element_bits(name) -> int:
+def element_bits(name: Optional[str]) -> int:
     return _BITS.get(name, 0)
 
 
-def nbytes(name, count: int) -> int:
+def nbytes(name: Optional[str], count: int) -> int:
     """Storage bytes of ``count`` elements, rounding packed sub-byte types up."""
     return (element_bits(name) * count + 7) // 8

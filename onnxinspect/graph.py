@@ -13,11 +13,14 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from .dims import is_int
+from .dims import Dim, is_int
 from .errors import GraphError
 from .proto import AttributeProto
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 MAX_NESTING = 64                 # subgraph levels, as the walker's MAX_DEPTH (a file allows ~33)
 MAX_ELEMENTS = (1 << 63) - 1     # what an int64 can count
@@ -35,7 +38,7 @@ class ModelGraph:
     order: List[int]                            # node indices in topological order
 
     @cached_property
-    def digraph(self):
+    def digraph(self) -> nx.DiGraph:
         """The node graph as a networkx ``DiGraph``, built on first use (importing
         networkx takes longer than inspecting a small model)."""
         return _digraph(len(self.nodes), self.edges)
@@ -112,7 +115,7 @@ def build_graph(graph: Any, path: Optional[str] = None,
     return ModelGraph(graph, nodes, initializers, inputs, list(graph.output), producer, edges, order)
 
 
-def _digraph(count: int, edges: List[Tuple[int, int, str]]):
+def _digraph(count: int, edges: List[Tuple[int, int, str]]) -> nx.DiGraph:
     """Vertices are node indices; an edge carries the names of the tensors it hands on."""
     import networkx as nx
 
@@ -126,7 +129,7 @@ def _digraph(count: int, edges: List[Tuple[int, int, str]]):
     return digraph
 
 
-def check_shape(what: str, shape, path: Optional[str] = None) -> None:
+def check_shape(what: str, shape: Sequence[Dim], path: Optional[str] = None) -> None:
     """Reject negative dims and element counts beyond int64 (a hostile or corrupt file)."""
     count = 1
     for axis, dim in enumerate(shape):
@@ -140,7 +143,7 @@ def check_shape(what: str, shape, path: Optional[str] = None) -> None:
                              f"(dims {list(shape)})", path)
 
 
-def _check_text(what: str, names: Iterable, path: Optional[str]) -> None:
+def _check_text(what: str, names: Iterable[object], path: Optional[str]) -> None:
     """protobuf hands back invalid UTF-8 strings as bytes: refuse them here, once."""
     for name in names:
         if type(name) is not str:

@@ -8,7 +8,7 @@ these classes; renderers only read them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from .dims import Dim, shape_to_json, sum_dims, to_json
 from .tensors import TensorInfo
@@ -27,7 +27,7 @@ class ModelInfo:
     producer_version: str = ""
     graph_name: str = ""
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> Dict[str, Any]:
         return {"path": self.path, "ir_version": self.ir_version, "opsets": dict(self.opsets),
                 "producer": self.producer, "producer_version": self.producer_version,
                 "graph_name": self.graph_name}
@@ -55,8 +55,8 @@ class NodeReport:
     output_bytes: Dim = None              # activation bytes it writes (memory.analyse)
     live_bytes: Dim = None                # activation bytes live while it runs
 
-    def to_dict(self) -> dict:
-        out = {
+    def to_dict(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {
             "index": self.index,
             "name": self.name,
             "op_type": self.op_type,
@@ -109,7 +109,7 @@ class GraphWalk:
     warnings: List[str] = field(default_factory=list)
 
 
-def _tensor_dict(t: Optional[TensorInfo]) -> dict:
+def _tensor_dict(t: Optional[TensorInfo]) -> Dict[str, Any]:
     if t is None:  # an omitted optional input
         return {"name": "", "dtype": None, "shape": None}
     return t.to_dict()
@@ -131,7 +131,7 @@ class Totals:
     macs_known: Dim = None
     unknown_flop_nodes: int = 0   # nodes whose cost is unknown
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> Dict[str, Any]:
         return {
             "params": self.params,
             "unique_params": self.unique_params,
@@ -202,8 +202,8 @@ class Disagreement:
 
     tensor: str
     kind: str
-    ours: Optional[list]        # JSON dims (int / str / None), None = unknown shape
-    onnx: Optional[list]
+    ours: Optional[List[Union[int, str, None]]]   # JSON dims, None = unknown shape
+    onnx: Optional[List[Union[int, str, None]]]
     ours_dtype: Optional[str] = None
     onnx_dtype: Optional[str] = None
 
@@ -247,8 +247,8 @@ class Report:
     layers: Optional[List[LayerRow]] = None       # the --by layer rows (analyse/layers.py)
     check: Optional[CheckResult] = None           # --check's comparison (analyse/check.py)
 
-    def to_dict(self) -> dict:
-        out = {
+    def to_dict(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {
             "schema": SCHEMA,
             "model": self.model.to_dict(),
             "inputs": [t.to_dict() for t in self.inputs],

@@ -34,7 +34,7 @@ class TensorInfo:
     def size(self) -> Dim:
         return None if self.shape is None else prod(self.shape)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         # A tensor is written once per reader: its shape's JSON is kept with the shape it came from.
         shape = self.shape
         cached = self.__dict__.get("_shape_json")

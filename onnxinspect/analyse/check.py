@@ -23,19 +23,20 @@ onnx is imported only here, and only when a comparison is asked for.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, Optional, Tuple, Union
 
-from ..dims import is_int, shape_to_json
+from ..dims import Dim, is_int, shape_to_json
 from ..dtypes import dtype_name
 from ..load import LoadedModel, load_model, strip_model
 from ..proto import ModelProto
 from ..report import CHECK_KINDS as KINDS
 from ..report import CheckResult, Disagreement, Report
-from ..tensors import TensorInfo
+from ..tensors import Shape, TensorInfo
 
 LISTED = KINDS[:4]   # the kinds shown as disagreements
 
-OnnxShape = Optional[Tuple]   # dims: int, str (dim_param) or None
+OnnxDim = Union[int, str, None]   # a number, a dim_param, or None
+OnnxShape = Optional[Tuple[OnnxDim, ...]]
 
 
 def compare_with_onnx(report: Report, model: Any) -> CheckResult:
@@ -70,7 +71,7 @@ def compare_with_onnx(report: Report, model: Any) -> CheckResult:
     return result
 
 
-def classify(ours, theirs: OnnxShape, ours_dtype: Optional[str] = None,
+def classify(ours: Shape, theirs: OnnxShape, ours_dtype: Optional[str] = None,
              onnx_dtype: Optional[str] = None) -> str:
     """The kind of one tensor's comparison (see the module docstring)."""
     if ours_dtype and onnx_dtype and ours_dtype != onnx_dtype:
@@ -81,14 +82,14 @@ def classify(ours, theirs: OnnxShape, ours_dtype: Optional[str] = None,
         return "ours_unknown" if ours is None else "onnx_unknown"
     if len(ours) != len(theirs):
         return "conflict"
-    kinds = {_dim_kind(o, t) for o, t in zip(ours, theirs)}
+    kinds = {_dim_kind(o, t) for o, t in zip(ours, theirs, strict=True)}   # same length: checked above
     for kind in KINDS:
         if kind in kinds:
             return kind
     return "agree"
 
 
-def _dim_kind(ours, theirs) -> str:
+def _dim_kind(ours: Dim, theirs: OnnxDim) -> str:
     invented = isinstance(theirs, str) and theirs.startswith("unk__")   # onnx's "some dim"
     if ours is None:
         return "agree" if theirs is None or invented else "ours_unknown"
@@ -115,7 +116,7 @@ def _stripped_proto(model: Any) -> Any:
     return proto
 
 
-def _set_inputs(graph: Any, inputs) -> None:
+def _set_inputs(graph: Any, inputs: Iterable[TensorInfo]) -> None:
     shapes = {t.name: t.shape for t in inputs}
     for vi in graph.input:
         if vi.name not in shapes or not vi.type.HasField("tensor_type"):
@@ -135,12 +136,12 @@ def _set_inputs(graph: Any, inputs) -> None:
 
 
 def _onnx_shapes(graph: Any) -> Dict[str, Tuple[Optional[str], OnnxShape]]:
-    out = {}
+    out: Dict[str, Tuple[Optional[str], OnnxShape]] = {}
     for vi in list(graph.value_info) + list(graph.output):
         if not vi.type.HasField("tensor_type"):
             continue
         tensor_type = vi.type.tensor_type
-        shape = None
+        shape: OnnxShape = None
         if tensor_type.HasField("shape"):
             shape = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
                           for d in tensor_type.shape.dim)
@@ -149,7 +150,7 @@ def _onnx_shapes(graph: Any) -> Dict[str, Tuple[Optional[str], OnnxShape]]:
 
 
 def _our_tensors(report: Report) -> Iterator[TensorInfo]:
-    seen = set()
+    seen: set[str] = set()
     for node in report.nodes:
         for info in node.outputs:
             if info.name and info.name not in seen:

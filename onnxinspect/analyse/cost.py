@@ -36,13 +36,13 @@ def _ratio(part: Expr, total: Expr) -> Optional[float]:
         return None
     if len(p) == 1:  # the usual c·N of C·N, without a dict per node
         return p[0][1] / t[0][1] if p[0][0] == t[0][0] else None
-    t = dict(t)
+    by_mono = dict(t)
     (m0, p0) = p[0]
-    t0 = t.get(m0)
+    t0 = by_mono.get(m0)
     if t0 is None:
         return None
     for mono, coeff in p:
-        other = t.get(mono)
+        other = by_mono.get(mono)
         if other is None or coeff * t0 != p0 * other:
             return None
     return p0 / t0

@@ -21,9 +21,10 @@ Semantics (a model of a simple executor, not of any runtime's arena):
 
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Optional
+import enum
+from typing import Dict, Final, List, Mapping, Optional, Tuple, cast
 
-from ..dims import Dim, Expr, sum_dims
+from ..dims import Dim, Expr, Monomial, sum_dims
 from ..dtypes import element_bits
 from ..report import Memory, Report, iter_nodes
 from ..tensors import TensorInfo
@@ -31,7 +32,9 @@ from ..tensors import TensorInfo
 
 def tensor_bytes(info: Optional[TensorInfo]) -> Dim:
     """dtype size × elements; symbolic for symbolic shapes, None when unknown."""
-    bits = 0 if info is None or info.shape is None else element_bits(info.dtype)
+    if info is None or info.shape is None:
+        return None
+    bits = element_bits(info.dtype)
     if not bits:
         return None
     size = info.size
@@ -62,8 +65,10 @@ def analyse_memory(report: Report) -> Memory:
     for t in report.inputs:  # graph inputs are live from the start (an unread one never is)
         if t.name in last_use:
             live.add(t.name, sizes[t.name])
-    steps: List[dict] = []   # known live bytes of every step, as {monomial: coefficient}
-    best, best_value, best_live = None, None, []
+    steps: List[Dict[Monomial, int]] = []   # known live bytes of every step, as {monomial: coefficient}
+    best: Optional[int] = None
+    best_value = 0   # read only once best is set
+    best_live: List[Tuple[str, Dim]] = []
     for step, node in enumerate(nodes):
         produced = [t.name for t in node.outputs if t.name in sizes]
         node.output_bytes = sizes[produced[0]] if len(produced) == 1 else sum_dims(sizes[n] for n in produced)
@@ -96,9 +101,10 @@ def analyse_memory(report: Report) -> Memory:
     return memory
 
 
-def _activation_sizes(report) -> Dict[str, Dim]:
+def _activation_sizes(report: Report) -> Dict[str, Dim]:
     sizes: Dict[str, Dim] = {}
-    known: Dict[tuple, Dim] = {}   # (shape, dtype) -> bytes: a deep network repeats a few shapes
+    # (shape, dtype) -> bytes: a deep network repeats a few shapes
+    known: Dict[Tuple[Tuple[Dim, ...], Optional[str]], Dim] = {}
     for t in report.inputs:
         if t.name and not t.source:
             sizes[t.name] = tensor_bytes(t)
@@ -116,10 +122,14 @@ def _activation_sizes(report) -> Dict[str, Dim]:
     return sizes
 
 
-_MISSING = object()
+class _Missing(enum.Enum):
+    MISSING = 0
 
 
-def _last_uses(report, sizes: Mapping[str, Dim]) -> Dict[str, int]:
+_MISSING: Final = _Missing.MISSING
+
+
+def _last_uses(report: Report, sizes: Mapping[str, Dim]) -> Dict[str, int]:
     """Step of each activation's last read; graph outputs are read "after the end"."""
     last_use: Dict[str, int] = {}
     for step, node in enumerate(report.nodes):
@@ -137,10 +147,10 @@ class _Live:
     """The live set and its byte total, kept as polynomial terms so that each step
     costs only its allocations and frees (graphs of thousands of nodes)."""
 
-    def __init__(self, ones: Mapping[str, int]):
+    def __init__(self, ones: Mapping[str, int]) -> None:
         self.ones = ones
         self.names: Dict[str, Dim] = {}
-        self.terms: Dict[tuple, int] = {}
+        self.terms: Dict[Monomial, int] = {}
         self.at_ones = 0       # the known total with every symbol = 1
         self.unknown = 0       # live tensors of unknown size
         self.evaluated: Dict[Expr, int] = {}   # size -> its value with every symbol = 1
@@ -161,7 +171,8 @@ class _Live:
                 self.terms[mono] = self.terms.get(mono, 0) + sign * coeff
             value = self.evaluated.get(size)
             if value is None:  # equal sizes recur in every block of a deep network
-                value = self.evaluated[size] = _at(size, self.ones)
+                # ones binds every symbol, so the value is a number
+                value = self.evaluated[size] = cast(int, _at(size, self.ones))
             self.at_ones += sign * value
         else:
             self.terms[()] = self.terms.get((), 0) + sign * size
@@ -175,7 +186,7 @@ def _at(size: Dim, bindings: Mapping[str, int]) -> Dim:
     return size.subs(bindings) if isinstance(size, Expr) else size
 
 
-def _dominates(a: dict, b: dict) -> bool:
+def _dominates(a: Mapping[Monomial, int], b: Mapping[Monomial, int]) -> bool:
     """``a >= b`` for all non-negative symbol values: every coefficient of a - b is >= 0
     (floor atoms of non-negative symbols are non-negative too)."""
     return all(a.get(m, 0) >= b.get(m, 0) for m in a.keys() | b.keys())
