@@ -15,23 +15,23 @@ Cost (one multiply-accumulate = 1 MAC = 2 FLOPs):
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional, Sequence, Tuple
 
-from .context import NodeContext, ShapeError
 from ..dims import Dim, format_count, format_dim, is_int, mul, prod
 from .common import dims_text
+from .context import NodeContext, ShapeError
 from .registry import register
 from .windows import SAME, WindowAttrs, axis_names, spatial_outputs, transpose_output, transpose_same_output
 
 
-def _kernel(ctx: NodeContext, weight_shape) -> list:
+def _kernel(ctx: NodeContext, weight_shape: Sequence[Dim]) -> List[Dim]:
     kernel = ctx.attr("kernel_shape", None)
     if kernel:
         return list(kernel)
     return list(weight_shape[2:])
 
 
-def _params_line(ctx: NodeContext, w_slot: int, b_slot: int, kernel, group: int, cin: Dim,
+def _params_line(ctx: NodeContext, w_slot: int, b_slot: Optional[int], kernel: Sequence[Dim], group: int, cin: Dim,
                  cout: Dim, transpose: bool) -> None:
     """`(3·3·32/1 + 1)·64 = 18,496` for Conv, `2·2·512·256/1 + 256 = ...` for ConvTranspose."""
     weight = ctx.input(w_slot) if ctx.has_input(w_slot) else None
@@ -55,7 +55,7 @@ def _params_line(ctx: NodeContext, w_slot: int, b_slot: int, kernel, group: int,
     ctx.explain("params", f"{text} = {format_count(total)}")
 
 
-def _check(ctx: NodeContext, x, w, op: str) -> int:
+def _check(ctx: NodeContext, x: Sequence[Dim], w: Sequence[Dim], op: str) -> int:
     if len(x) < 3 or len(w) != len(x):
         raise ShapeError(f"input rank {len(x)} and weight rank {len(w)} do not fit a {op}")
     group = int(ctx.attr("group", 1))
@@ -71,7 +71,7 @@ def _flops(macs: Dim, bias_flops: Dim) -> Dim:
 
 
 def conv_core(ctx: NodeContext, x_slot: int = 0, w_slot: int = 1, b_slot: Optional[int] = 2,
-              dtype=None) -> None:
+              dtype: Optional[str] = None) -> None:
     """The Conv rule on whichever slots hold X, W and B (QLinearConv moves them;
     ConvInteger has no B); ``dtype`` overrides the output type."""
     x = ctx.shape(x_slot)
@@ -110,7 +110,8 @@ def conv(ctx: NodeContext) -> None:
     conv_core(ctx)
 
 
-def _transpose_spatial(ctx: NodeContext, x, kernel, attrs: WindowAttrs, spatial: int):
+def _transpose_spatial(ctx: NodeContext, x: Sequence[Dim], kernel: Sequence[Dim], attrs: WindowAttrs,
+                       spatial: int) -> Tuple[List[Dim], List[str]]:
     names = axis_names(spatial)
     output_padding = list(ctx.attr("output_padding", None) or [0] * spatial)
     output_shape = ctx.attr("output_shape", None)
@@ -119,10 +120,11 @@ def _transpose_spatial(ctx: NodeContext, x, kernel, attrs: WindowAttrs, spatial:
     if output_shape:
         if len(output_shape) not in (spatial, spatial + 2):
             raise ShapeError(f"output_shape has {len(output_shape)} values, expected {spatial}")
-        out = list(output_shape[-spatial:])
-        return out, [f"{n}: output_shape attribute gives {d}" for n, d in zip(names, out)]
+        given: List[Dim] = list(output_shape[-spatial:])  # spatial >= 1 (_check): as many as names
+        return given, [f"{n}: output_shape attribute gives {d}" for n, d in zip(names, given, strict=True)]
     pads = attrs.pads if attrs.auto_pad == "NOTSET" else [0] * (2 * spatial)
-    out, formulas = [], []
+    out: List[Dim] = []
+    formulas: List[str] = []
     for i, name in enumerate(names):
         if attrs.auto_pad in SAME:
             size, formula = transpose_same_output(x[2 + i], kernel[i], attrs.strides[i], attrs.dilations[i],

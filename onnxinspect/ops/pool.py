@@ -10,9 +10,9 @@ sampling point, ``sampling_ratio²`` points per output bin (unknown when adaptiv
 
 from __future__ import annotations
 
-from .context import NodeContext, ShapeError
-from ..dims import format_count, is_int, mul, prod
+from ..dims import Dim, format_count, is_int, mul, prod
 from .common import dims_text
+from .context import NodeContext, ShapeError
 from .registry import register
 from .windows import SAME, WindowAttrs, spatial_outputs
 
@@ -27,7 +27,7 @@ def pool(ctx: NodeContext) -> None:
     if len(x) != spatial + 2:
         raise ShapeError(f"input rank {len(x)} does not fit a {spatial}-D kernel")
     attrs = WindowAttrs(ctx, kernel, spatial)
-    if attrs.auto_pad in SAME and any(d > 1 and k > 1 for d, k in zip(attrs.dilations, kernel)):
+    if attrs.auto_pad in SAME and any(d > 1 and k > 1 for d, k in zip(attrs.dilations, kernel, strict=True)):
         ctx.warn(f"node {ctx.node.name or ctx.node.output[0]} ({ctx.op_type}): dilated {attrs.auto_pad} "
                  f"pool; the spec (followed "
                  f"here) gives ⌈input/stride⌉, onnxruntime pads for the undilated kernel and "
@@ -59,7 +59,7 @@ def global_pool(ctx: NodeContext) -> None:
         ctx.explain("flops", f"FLOPs = input elements = {format_count(flops)}")
 
 
-def _rois(ctx: NodeContext, columns: int):
+def _rois(ctx: NodeContext, columns: int) -> Dim:
     rois = ctx.shape(1)
     if len(rois) != 2 or (is_int(rois[1]) and rois[1] != columns):
         raise ShapeError(f"rois must be (num_rois, {columns}), got {rois}")

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import List, Optional, Sequence, Tuple
 
-from .context import ShapeError
-from ..dims import Dim, add, ceildiv, floordiv, format_dim, is_int, mul, sub
+from ..dims import Dim, KnownDim, add, ceildiv, floordiv, format_dim, is_int, mul, sub
 from .common import dim_text as _d
+from .context import NodeContext, ShapeError
 
 AXIS_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 SAME = ("SAME_UPPER", "SAME_LOWER")
@@ -27,12 +27,12 @@ def axis_names(rank: int) -> Tuple[str, ...]:
 class WindowAttrs:
     """kernel / strides / dilations / pads / auto_pad of a windowed node, defaults filled in."""
 
-    def __init__(self, ctx, kernel: Sequence[Dim], spatial_rank: int):
-        self.kernel = list(kernel)
-        self.strides = list(ctx.attr("strides", None) or [1] * spatial_rank)
-        self.dilations = list(ctx.attr("dilations", None) or [1] * spatial_rank)
-        self.pads = list(ctx.attr("pads", None) or [0] * (2 * spatial_rank))
-        self.auto_pad = ctx.attr("auto_pad", "NOTSET") or "NOTSET"
+    def __init__(self, ctx: NodeContext, kernel: Sequence[Dim], spatial_rank: int) -> None:
+        self.kernel: List[Dim] = list(kernel)
+        self.strides: List[int] = list(ctx.attr("strides", None) or [1] * spatial_rank)
+        self.dilations: List[int] = list(ctx.attr("dilations", None) or [1] * spatial_rank)
+        self.pads: List[int] = list(ctx.attr("pads", None) or [0] * (2 * spatial_rank))
+        self.auto_pad: str = ctx.attr("auto_pad", "NOTSET") or "NOTSET"
         self.ceil_mode = bool(ctx.attr("ceil_mode", 0))
         for name, values, size in (("strides", self.strides, spatial_rank),
                                    ("dilations", self.dilations, spatial_rank),
@@ -60,9 +60,9 @@ def window_output(size: Dim, kernel: Dim, stride: int, dilation: int, pad_begin:
     if (not explaining and not ceil_mode and auto_pad == "NOTSET" and type(size) is int
             and type(kernel) is int and type(stride) is int and stride > 0 and type(dilation) is int
             and type(pad_begin) is int and type(pad_end) is int):
-        numerator = size + pad_begin + pad_end - dilation * (kernel - 1) - 1
-        if numerator >= 0:  # the common case in plain ints; the rest (and errors) below
-            return numerator // stride + 1, None
+        plain = size + pad_begin + pad_end - dilation * (kernel - 1) - 1
+        if plain >= 0:  # the common case in plain ints; the rest (and errors) below
+            return plain // stride + 1, None
     if auto_pad in SAME:
         out = ceildiv(size, stride)
         if not explaining:
@@ -87,7 +87,7 @@ def window_output(size: Dim, kernel: Dim, stride: int, dilation: int, pad_begin:
     return out, formula
 
 
-def _drop_window_in_right_pad(out: Dim, size: Dim, stride: int, pad_begin: int, pad_end: int,
+def _drop_window_in_right_pad(out: KnownDim, size: Dim, stride: int, pad_begin: int, pad_end: int,
                               effective: Dim) -> Dim:
     """With ceil_mode the last window must start inside the input or the left padding.
 
@@ -96,7 +96,10 @@ def _drop_window_in_right_pad(out: Dim, size: Dim, stride: int, pad_begin: int, 
     ``pad_end + stride − effective kernel``, for a symbolic size too.
     """
     if is_int(size):
-        return out - 1 if (out - 1) * stride >= size + pad_begin else out
+        # (``out`` is an int here in every valid model: a plain size gives a symbolic ``out``
+        # only through a symbolic kernel, which no op with ceil_mode has; such an ``Expr``
+        # makes ``>=`` raise TypeError, which the walker reports as a rule failure.)
+        return out - 1 if (out - 1) * stride >= size + pad_begin else out  # type: ignore[operator]
     if not is_int(effective):
         return None
     return ceildiv(add(size, pad_begin), stride) if pad_end + stride >= effective else out
@@ -133,7 +136,8 @@ def spatial_outputs(sizes: Sequence[Dim], attrs: WindowAttrs,
     """Output sizes of every spatial axis and one ``H: formula`` line per axis (no lines
     unless ``explaining``)."""
     rank = len(sizes)
-    outs, formulas = [], []
+    outs: List[Dim] = []
+    formulas: List[str] = []
     for i, name in enumerate(axis_names(rank)):
         out, formula = window_output(sizes[i], attrs.kernel[i], attrs.strides[i], attrs.dilations[i],
                                      attrs.pads[i], attrs.pads[i + rank], attrs.auto_pad,
