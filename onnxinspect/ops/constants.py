@@ -9,14 +9,16 @@ through them does not count it.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
-from .context import NodeContext, ShapeError, Unknown
 from ..decode import tensor_array
 from ..dims import prod
 from ..dtypes import dtype_name
 from ..tensors import FOLD_LIMIT
 from .common import dims_from_value, explain_value
+from .context import NodeContext, ShapeError, Unknown
 from .registry import register
 
 
@@ -67,13 +69,14 @@ def constant_of_shape(ctx: NodeContext) -> None:
     if fill_array is None or fill_array.size != 1:
         raise ShapeError("ConstantOfShape's value is not one element of a numpy type")
     fill_value = fill_array.reshape(-1)[0]
-    size = prod(dims)
-    if isinstance(size, int) and size <= FOLD_LIMIT:
-        value = np.full(tuple(dims), fill_value)
+    known = [d for d in dims if isinstance(d, int)]
+    # (all dims known: prod() is an int for (N, 0) too, which np.full cannot take)
+    if len(known) == len(dims) and prod(known) <= FOLD_LIMIT:
+        value = np.full(tuple(known), fill_value)
     ctx.set_output(0, dims, _fill_dtype(ctx), value)
 
 
-def _fill_dtype(ctx: NodeContext) -> str:
+def _fill_dtype(ctx: NodeContext) -> Optional[str]:
     fill = ctx.attr("value", None)
     return dtype_name(fill.data_type) if fill is not None else "float32"
 

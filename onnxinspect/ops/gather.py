@@ -9,12 +9,13 @@ All are data movement: zero FLOPs.  Gather and Slice fold small values, which is
 
 from __future__ import annotations
 
+from typing import List, Optional, Sequence, Union
+
 import numpy as np
 
+from ..dims import Dim, Expr, ceildiv, format_dim, is_int, sub
+from .common import axes_operand, dims_from_value, explain_value, normalize_axes, normalize_axis, shape_like, tidy
 from .context import NodeContext, ShapeError, Unknown
-from ..dims import Dim, ceildiv, format_dim, is_int, sub
-from .common import (axes_operand, dims_from_value, explain_value, normalize_axes, normalize_axis,
-                     shape_like, tidy)
 from .registry import register
 
 # Ends at or beyond this mean "to the end" (exporters write INT_MAX or INT64_MAX).
@@ -54,7 +55,7 @@ def slice_length(dim: Dim, start: Dim, end: Dim, step: int) -> Dim:
     return max(0, length) if is_int(length) else length
 
 
-def _position(dim: Dim, bound: Dim, past_end: Dim, before_start: int = 0) -> Dim:
+def _position(dim: Union[int, Expr], bound: Dim, past_end: Dim, before_start: int = 0) -> Dim:
     if not is_int(bound):
         return bound
     if bound >= HUGE:
@@ -68,6 +69,10 @@ def _position(dim: Dim, bound: Dim, past_end: Dim, before_start: int = 0) -> Dim
 def slice_(ctx: NodeContext) -> None:
     ctx.set_cost(flops=0)
     x = ctx.shape(0)
+    starts: Optional[Sequence[Dim]]
+    ends: Optional[Sequence[Dim]]
+    axes: Optional[Sequence[Dim]]
+    steps: Optional[Sequence[Dim]]
     if ctx.opset < 10:
         starts, ends = ctx.attr("starts", []), ctx.attr("ends", [])
         axes, steps = ctx.attr("axes", None), None
@@ -78,15 +83,16 @@ def slice_(ctx: NodeContext) -> None:
             raise Unknown("starts / ends not known")
         axes = axes_operand(ctx, 3, since=10)
         steps = axes_operand(ctx, 4, "steps", since=10)
-    axes = normalize_axes(axes if axes is not None else range(len(starts)), len(x))
+    sliced = normalize_axes(axes if axes is not None else range(len(starts)), len(x))
     steps = steps or [1] * len(starts)
-    if not len(starts) == len(ends) == len(axes) == len(steps):
+    if not len(starts) == len(ends) == len(sliced) == len(steps):
         raise ShapeError("starts, ends, axes and steps differ in length")
-    if any(not is_int(s) for s in steps):
+    int_steps = [s for s in steps if is_int(s)]
+    if len(int_steps) != len(steps):
         raise Unknown("symbolic steps")
     out = list(x)
-    index = [slice(None)] * len(x)
-    for axis, start, end, step in zip(axes, starts, ends, steps):
+    index: Optional[List[slice]] = [slice(None)] * len(x)
+    for axis, start, end, step in zip(sliced, starts, ends, int_steps, strict=False):
         out[axis] = slice_length(x[axis], start, end, step)
         if index is not None and is_int(start) and is_int(end):
             index[axis] = slice(start, end, step)
@@ -95,14 +101,14 @@ def slice_(ctx: NodeContext) -> None:
     value = shape_like(ctx.value(0))
     if value is not None and index is not None:
         value = tidy(value[tuple(index)])
-        if tuple(value.shape) != tuple(out):
+        if value is not None and tuple(value.shape) != tuple(out):
             value = None
     else:
         value = None
     ctx.set_output(0, out, value=value)
     explain_value(ctx)
     if ctx.explaining and value is None:
-        for axis, start, end, step in zip(axes, starts, ends, steps):
+        for axis, start, end, step in zip(sliced, starts, ends, int_steps, strict=False):
             ctx.explain("shape", f"axis {axis}: {format_dim(x[axis])}[{format_dim(start)}:{format_dim(end)}"
                                  f":{step}] keeps {format_dim(out[axis])}")
 

@@ -14,9 +14,9 @@ unknown; only the accessors whose result is a plain tensor get a rule here.
 
 from __future__ import annotations
 
-from .context import NodeContext, ShapeError
 from ..dims import floordiv, format_count, format_dim, format_shape, is_int, mul, prod
 from .common import dims_text, normalize_axis
+from .context import NodeContext, ShapeError
 from .norm import per_element_cost
 from .registry import register
 

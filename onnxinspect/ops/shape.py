@@ -8,16 +8,36 @@ stays exact, with symbolic dims (``N``) carried as ``dtype=object`` items.
 
 from __future__ import annotations
 
-import numpy as np
+import functools
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
+import numpy as np
+import numpy.typing as npt
+
+from ..dims import Dim, ceildiv, exact_div, floordiv, format_dim, format_shape, is_int, mul, prod, sub
+from .common import (
+    axes_operand,
+    broadcast,
+    dims_from_value,
+    dims_text,
+    explain_value,
+    merge_dims,
+    normalize_axes,
+    normalize_axis,
+    shape_like,
+    tidy,
+)
 from .context import NodeContext, ShapeError, Unknown
-from ..dims import ceildiv, exact_div, floordiv, format_dim, format_shape, is_int, mul, prod, sub
-from .common import (axes_operand, broadcast, dims_from_value, dims_text, explain_value, merge_dims,
-                     normalize_axes, normalize_axis, shape_like, tidy)
 from .registry import register
 
 
-def _moved(ctx: NodeContext, i: int, fn):
+def _ints(dims: Sequence[Dim]) -> Optional[List[int]]:
+    """``dims`` as a shape numpy takes when every one is a known int, else None."""
+    ints = [d for d in dims if is_int(d)]
+    return ints if len(ints) == len(dims) else None
+
+
+def _moved(ctx: NodeContext, i: int, fn: Callable[[npt.NDArray[Any]], Any]) -> Optional[npt.NDArray[Any]]:
     """Apply a numpy rearrangement to input ``i``'s folded value, if it has one."""
     value = shape_like(ctx.value(i))
     if value is None:
@@ -32,6 +52,7 @@ def _moved(ctx: NodeContext, i: int, fn):
 def reshape(ctx: NodeContext) -> None:
     ctx.set_cost(flops=0)
     x = ctx.shape_or_none(0)
+    target: Optional[Tuple[Dim, ...]]
     if ctx.opset < 5:
         target = tuple(ctx.attr("shape", []))
     else:
@@ -43,7 +64,7 @@ def reshape(ctx: NodeContext) -> None:
         ctx.set_output(0, (None,) * length[0])
         raise Unknown("target shape not known")
     allowzero = bool(ctx.attr("allowzero", 0))
-    out = []
+    out: List[Dim] = []
     for i, d in enumerate(target):
         if d == 0 and not allowzero:
             if x is None or i >= len(x):
@@ -61,9 +82,8 @@ def reshape(ctx: NodeContext) -> None:
             ctx.explain("shape", f"-1 = {dims_text(x)} / {dims_text(rest) or 1} = {format_dim(out[axis])}")
     elif x is not None and all(is_int(d) for d in (*x, *out)) and prod(x) != prod(out):
         raise ShapeError(f"cannot reshape {format_shape(x)} ({prod(x)} elements) into {list(out)}")
-    value = None
-    if all(is_int(d) for d in out):
-        value = _moved(ctx, 0, lambda v: v.reshape(out))
+    sizes = _ints(out)
+    value = None if sizes is None else _moved(ctx, 0, lambda v: v.reshape(sizes))
     ctx.set_output(0, out, value=value)
 
 
@@ -76,7 +96,8 @@ def flatten(ctx: NodeContext) -> None:
     if not 0 <= axis <= len(x):
         raise ShapeError(f"axis {axis} out of range for rank {len(x)}")
     out = (prod(x[:axis]), prod(x[axis:]))
-    value = _moved(ctx, 0, lambda v: v.reshape(out)) if all(is_int(d) for d in out) else None
+    sizes = _ints(out)
+    value = None if sizes is None else _moved(ctx, 0, lambda v: v.reshape(sizes))
     ctx.set_output(0, out, value=value)
     if ctx.explaining:
         lead = dims_text(x[:axis]) or "1"
@@ -98,31 +119,33 @@ def transpose(ctx: NodeContext) -> None:
 def squeeze(ctx: NodeContext) -> None:
     ctx.set_cost(flops=0)
     x = ctx.shape(0)
-    axes = axes_operand(ctx, 1)
-    if axes is None:
+    requested: Optional[Sequence[Dim]] = axes_operand(ctx, 1)
+    if requested is None:
         if any(not is_int(d) for d in x):
             raise Unknown("Squeeze without axes on a non-numeric dim")
-        axes = [i for i, d in enumerate(x) if d == 1]
-    axes = normalize_axes(axes, len(x))
+        requested = [i for i, d in enumerate(x) if d == 1]
+    axes = normalize_axes(requested, len(x))
     for a in axes:
         if is_int(x[a]) and x[a] != 1:
             raise ShapeError(f"cannot squeeze axis {a} of size {x[a]}")
     out = [d for i, d in enumerate(x) if i not in axes]
-    ctx.set_output(0, out, value=_moved(ctx, 0, lambda v: v.reshape([int(d) for d in out])))
+    sizes = _ints(out)
+    ctx.set_output(0, out, value=None if sizes is None else _moved(ctx, 0, lambda v: v.reshape(sizes)))
 
 
 @register("Unsqueeze", meta_inputs=(1,))
 def unsqueeze(ctx: NodeContext) -> None:
     ctx.set_cost(flops=0)
     x = ctx.shape(0)
-    axes = axes_operand(ctx, 1)
-    if axes is None:
+    requested = axes_operand(ctx, 1)
+    if requested is None:
         raise ShapeError("Unsqueeze needs axes")
-    rank = len(x) + len(axes)
-    axes = normalize_axes(axes, rank)
+    rank = len(x) + len(requested)
+    axes = normalize_axes(requested, rank)
     rest = iter(x)
     out = [1 if i in axes else next(rest) for i in range(rank)]
-    value = _moved(ctx, 0, lambda v: v.reshape([int(d) for d in out])) if all(is_int(d) for d in out) else None
+    sizes = _ints(out)
+    value = None if sizes is None else _moved(ctx, 0, lambda v: v.reshape(sizes))
     ctx.set_output(0, out, value=value)
     explain_value(ctx)
 
@@ -136,7 +159,7 @@ def concat(ctx: NodeContext) -> None:
         raise ShapeError(f"inputs of different ranks: {sorted(ranks)}")
     rank = ranks.pop()
     axis = normalize_axis(int(ctx.attr("axis", 0)), rank)
-    out = []
+    out: List[Dim] = []
     for i in range(rank):
         column = [s[i] for s in shapes]
         if i == axis:
@@ -150,10 +173,11 @@ def concat(ctx: NodeContext) -> None:
                 raise ShapeError(f"dim {i} differs between inputs: {agreed}")
             out.append(merge_dims(column))
     values = [shape_like(ctx.value(i)) for i in range(ctx.n_inputs) if ctx.has_input(i)]
+    known = [v for v in values if v is not None]
     value = None
-    if all(v is not None for v in values):
-        symbolic = any(v.dtype == object for v in values)
-        value = tidy(np.concatenate([v.astype(object) if symbolic else v for v in values], axis=axis))
+    if len(known) == len(values):
+        symbolic = any(v.dtype == object for v in known)
+        value = tidy(np.concatenate([v.astype(object) if symbolic else v for v in known], axis=axis))
     ctx.set_output(0, out, value=value)
     explain_value(ctx)
     if ctx.explaining and len(shapes) > 1 and value is None:
@@ -168,7 +192,7 @@ def split(ctx: NodeContext) -> None:
     axis = normalize_axis(int(ctx.attr("axis", 0)), len(x))
     dim = x[axis]
     count = len(ctx.node.output)
-    sizes = axes_operand(ctx, 1, "split")
+    sizes: Optional[List[Dim]] = axes_operand(ctx, 1, "split")
     if sizes is None and ctx.has_attr("num_outputs"):
         parts = int(ctx.attr("num_outputs"))
         chunk = ceildiv(dim, parts)  # opset 18: chunks of ⌈dim/n⌉, the last one smaller
@@ -179,16 +203,16 @@ def split(ctx: NodeContext) -> None:
         sizes = [floordiv(dim, count)] * count
     if len(sizes) != count:
         raise ShapeError(f"{len(sizes)} split sizes for {count} outputs")
-    if is_int(dim) and all(is_int(s) for s in sizes) and sum(sizes) != dim:
+    int_sizes = _ints(sizes)
+    if is_int(dim) and int_sizes is not None and sum(int_sizes) != dim:
         raise ShapeError(f"split sizes {sizes} do not add up to {dim}")
-    start = 0
+    start: Dim = 0
     for i, size in enumerate(sizes):
         shape = list(x)
         shape[axis] = size
         value = None
         if is_int(start) and is_int(size):
-            lo, hi = start, start + size
-            value = _moved(ctx, 0, lambda v: np.take(v, range(lo, hi), axis=axis))
+            value = _moved(ctx, 0, functools.partial(np.take, indices=range(start, start + size), axis=axis))
         ctx.set_output(i, shape, value=value)
         start = None if start is None or size is None else start + size
     if ctx.explaining:
@@ -199,16 +223,17 @@ def split(ctx: NodeContext) -> None:
 def expand(ctx: NodeContext) -> None:
     ctx.set_cost(flops=0)
     x = ctx.shape(0)
-    target = dims_from_value(ctx.value(1))
+    target: Optional[Tuple[Dim, ...]] = dims_from_value(ctx.value(1))
     if target is None:
         length = ctx.shape(1)
         if len(length) != 1 or not is_int(length[0]):
             raise Unknown("target shape not known")
         target = (None,) * length[0]
     out = broadcast([x, target])
+    sizes = None if out is None else _ints(out)  # (out is None only when an input shape is)
     value = None
-    if all(is_int(d) for d in out):
-        value = _moved(ctx, 0, lambda v: np.broadcast_to(v, [int(d) for d in out]).copy())
+    if sizes is not None:
+        value = _moved(ctx, 0, lambda v: np.broadcast_to(v, sizes).copy())
     ctx.set_output(0, out, value=value)
 
 
@@ -216,21 +241,23 @@ def expand(ctx: NodeContext) -> None:
 def tile(ctx: NodeContext) -> None:
     ctx.set_cost(flops=0)
     x = ctx.shape(0)
-    repeats = dims_from_value(ctx.value(1))
+    repeats: Optional[Sequence[Dim]] = dims_from_value(ctx.value(1))
     if ctx.opset < 6:  # Tile-1: input 1 is the tile count of the single axis input 2
         axis = dims_from_value(ctx.value(2))
         if repeats is None or axis is None:
             raise Unknown("tiles / axis not known")
-        repeats = [repeats[0] if i == normalize_axis(axis[0], len(x)) else 1 for i in range(len(x))]
+        tiled = axis[0]
+        if not is_int(tiled):
+            raise ShapeError(f"Tile axis {format_dim(tiled)} is not an integer")
+        repeats = [repeats[0] if i == normalize_axis(tiled, len(x)) else 1 for i in range(len(x))]
     if repeats is None:
         ctx.set_output(0, [d if d == 0 else None for d in x])
         raise Unknown("repeats not known")
     if len(repeats) != len(x):
         raise ShapeError(f"{len(repeats)} repeats for rank {len(x)}")
-    out = [mul(d, r) for d, r in zip(x, repeats)]
-    value = None
-    if all(is_int(r) for r in repeats):
-        value = _moved(ctx, 0, lambda v: np.tile(v, repeats))
+    out = [mul(d, r) for d, r in zip(x, repeats, strict=False)]
+    reps = _ints(repeats)
+    value = None if reps is None else _moved(ctx, 0, lambda v: np.tile(v, reps))
     ctx.set_output(0, out, value=value)
 
 
@@ -246,7 +273,7 @@ def depth_space(ctx: NodeContext) -> None:
         out = (n, exact_div(c, b * b), mul(h, b), mul(w, b))
     else:
         out = (n, mul(c, b * b), exact_div(h, b), exact_div(w, b))
-    for before, after in zip(x, out):
+    for before, after in zip(x, out, strict=False):
         if before is not None and after is None:
             raise ShapeError(f"{format_shape(x)} is not divisible by blocksize {b}")
     ctx.set_output(0, out)

@@ -11,38 +11,43 @@ FLOPs: data movement and selection count 0; GridSample interpolates like Resize
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any, Union
 
-from .context import NodeContext, ShapeError, Unknown
-from ..dims import Expr, ceildiv, is_int, prod, sub
+import numpy as np
+import numpy.typing as npt
+
+from ..dims import Dim, Expr, ceildiv, is_int, prod, sub
 from ..dtypes import dtype_name
 from .common import as_dim, dims_from_value, normalize_axes, normalize_axis
+from .context import NodeContext, ShapeError, Unknown
 from .registry import register
 
 
 @register("Range", meta_inputs=(0, 1, 2))
 def range_(ctx: NodeContext) -> None:
     ctx.set_cost(flops=0)
-    start, limit, delta = (ctx.value(i) for i in range(3))
-    if start is None or limit is None or delta is None:
+    start_v, limit_v, delta_v = (ctx.value(i) for i in range(3))
+    if start_v is None or limit_v is None or delta_v is None:
         ctx.set_output(0, (None,))
         raise Unknown("start / limit / delta not known")
-    start, limit, delta = (_scalar(v) for v in (start, limit, delta))
+    start, limit, delta = (_scalar(v) for v in (start_v, limit_v, delta_v))
     value = None
-    if all(isinstance(v, (int, float)) for v in (start, limit, delta)):
+    length: Dim
+    if isinstance(start, (int, float)) and isinstance(limit, (int, float)) and isinstance(delta, (int, float)):
         if delta == 0:
             raise ShapeError("Range delta is 0")
         length = max(int(np.ceil((limit - start) / delta)), 0)
         if length <= 4096:
-            value = np.arange(start, limit, delta)[:length].astype(ctx.inputs[0].value.dtype)
-    elif is_int(delta) and delta > 0 and all(is_int(v) or isinstance(v, Expr) for v in (start, limit)):
+            value = np.arange(start, limit, delta)[:length].astype(start_v.dtype)
+    elif (is_int(delta) and delta > 0 and (is_int(start) or isinstance(start, Expr))
+          and (is_int(limit) or isinstance(limit, Expr))):
         length = ceildiv(sub(limit, start), delta)  # a symbolic limit is taken to be >= start
     else:
         length = None
     ctx.set_output(0, (length,), value=value)
 
 
-def _scalar(value: np.ndarray):
+def _scalar(value: npt.NDArray[Any]) -> Union[Dim, float]:
     """The one item of a folded scalar: int, symbolic dim, or float (bfloat16 too)."""
     item = np.asarray(value).reshape(-1)[0]
     if value.dtype == object or np.issubdtype(value.dtype, np.integer):
@@ -54,8 +59,8 @@ def _scalar(value: np.ndarray):
 def one_hot(ctx: NodeContext) -> None:
     ctx.set_cost(flops=0)
     indices = ctx.shape(0)
-    depth = ctx.value(1)
-    depth = None if depth is None else _scalar(depth)
+    depth_v = ctx.value(1)
+    depth = None if depth_v is None else _scalar(depth_v)
     if isinstance(depth, float):
         depth = int(depth)  # a float depth is allowed and truncated
     rank = len(indices) + 1
@@ -135,7 +140,7 @@ def center_crop_pad(ctx: NodeContext) -> None:
     if len(axes) != len(target):
         raise ShapeError(f"{len(target)} sizes for {len(axes)} axes")
     out = list(x)
-    for axis, size in zip(axes, target):
+    for axis, size in zip(axes, target, strict=False):
         out[axis] = size
     ctx.set_output(0, out)
 
