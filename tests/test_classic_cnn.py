@@ -6,9 +6,13 @@ rules, 'valid' conv: input - (filter - 1), 2x2 pooling halves (floor), and must 
 the inspector infers for the MatMul's input, Keras's kernel, and the reconciled counts.
 """
 
+import pytest
+
 from export_helpers import export_small, require_tensorflow
 from onnxinspect.exporters.pipeline import verify_keras
 from onnxinspect.exporters.reconcile import reconcile
+
+pytestmark = pytest.mark.tensorflow
 
 SIZE, K, F1, F2, DENSE, CLASSES = 28, 3, 32, 64, 128, 10
 

@@ -103,6 +103,7 @@ def test_real_gpu_build_auto_uses_cuda_only_when_a_session_gets_it():
     assert auto.session.run(None, {"x": x})[0].tolist() == [[0.0, 0.0, 2.0]]
 
 
+@pytest.mark.tensorflow
 def test_cli_device_cuda_and_auto(tmp_path):
     """The real command line, in a fresh process: no traceback, no loader noise; where CUDA
     is not usable ``--device cuda`` fails in one line and ``auto`` says CPU."""

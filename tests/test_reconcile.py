@@ -12,6 +12,8 @@ from export_helpers import export_small, require_tensorflow
 from onnxinspect.exporters.pipeline import verify_keras
 from onnxinspect.exporters.reconcile import reconcile
 
+pytestmark = pytest.mark.tensorflow
+
 C = 8
 
 

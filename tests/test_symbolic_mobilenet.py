@@ -19,6 +19,8 @@ from onnxinspect import inspect_model
 from onnxinspect.dims import Expr, FloorDiv, Symbol, floordiv, sym
 from truth import check, node_of
 
+pytestmark = pytest.mark.tensorflow
+
 INPUT = "image"
 SYMBOLS = ("N", "H", "W")  # NHWC input: batch, height, width (channels fixed at 3)
 OUTPUT_STRIDE = 32         # MobileNetV2: a stride-2 first conv and four stride-2 blocks

@@ -45,6 +45,7 @@ def unet(tmp_path_factory):
     return exported, path, inspect_model(path)
 
 
+@pytest.mark.tensorflow
 def test_keras_counts_match_the_article(unet):
     model = unet[0].keras_model
     assert model.count_params() == TOTAL
@@ -56,6 +57,7 @@ def test_keras_counts_match_the_article(unet):
     assert model.inputs[0].shape[1:] == (96, 96, 1) and model.outputs[0].shape[1:] == (96, 96, 1)
 
 
+@pytest.mark.tensorflow
 def test_onnx_totals_and_per_node_counts(unet):
     exported, _, report = unet
     assert report.totals.params == report.totals.unique_params == TOTAL
@@ -68,6 +70,7 @@ def test_onnx_totals_and_per_node_counts(unet):
     assert [d if isinstance(d, int) else str(d) for d in report.inputs[0].shape] == ["N", 96, 96, 1]
 
 
+@pytest.mark.tensorflow
 @pytest.mark.parametrize("batch", [1, 4])
 def test_every_inferred_shape_equals_onnxruntime(unet, batch):
     _, path, report = unet
@@ -86,6 +89,7 @@ def test_every_inferred_shape_equals_onnxruntime(unet, batch):
     assert checked == sum(len(n.output) for n in model.graph.node)
 
 
+@pytest.mark.tensorflow
 def test_keras_and_onnxruntime_agree_at_batch_1_and_4(unet):
     from onnxinspect.exporters.pipeline import verify_keras
 
@@ -97,6 +101,7 @@ def test_keras_and_onnxruntime_agree_at_batch_1_and_4(unet):
         assert output.shape == [batch.batch, 96, 96, 1] and output.max_abs <= output.atol
 
 
+@pytest.mark.tensorflow
 def test_reconciliation_is_exact(unet):
     from onnxinspect.exporters.reconcile import reconcile
 
@@ -119,6 +124,7 @@ def _structure(model: onnx.ModelProto, report):
     return nodes, shapes, report.totals.unique_params, report.totals.params
 
 
+@pytest.mark.tensorflow
 def test_fresh_export_matches_the_committed_fixture(unet):
     _, path, report = unet
     fresh, fixture = onnx.load(path), onnx.load(FIXTURE)
@@ -129,6 +135,7 @@ def test_fresh_export_matches_the_committed_fixture(unet):
         assert np.array_equal(numpy_helper.to_array(tensor), weights[tensor.name]), tensor.name
 
 
+@pytest.mark.tensorflow
 def test_same_seed_gives_identical_bytes_and_another_seed_other_weights(unet):
     from onnxinspect.exporters.keras.export import export
 
@@ -161,6 +168,7 @@ def test_fixture_inspects_without_tensorflow():
     assert "Total params:  7,759,521" in run.stdout
 
 
+@pytest.mark.tensorflow
 def test_export_and_verify_command(tmp_path):
     require_tensorflow()
     runner = CliRunner()
@@ -183,6 +191,7 @@ def test_export_and_verify_command(tmp_path):
     assert [b["batch"] for b in data["verify"]["batches"]] == [2]
 
 
+@pytest.mark.tensorflow
 def test_export_errors_are_one_line(tmp_path):
     require_tensorflow()
     runner = CliRunner()

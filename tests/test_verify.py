@@ -83,6 +83,7 @@ def _corrupt(path, out):
     return out
 
 
+@pytest.mark.tensorflow
 def test_verify_passes_then_fails_on_a_corrupted_weight(small_export, tmp_path):
     path, keras_path = small_export
     runner = CliRunner()
@@ -98,6 +99,7 @@ def test_verify_passes_then_fails_on_a_corrupted_weight(small_export, tmp_path):
     assert "MISMATCH" in failed.stdout and "FAILED" in failed.stdout
 
 
+@pytest.mark.tensorflow
 def test_verify_loads_external_data_weights(small_export, tmp_path):
     path, keras_path = small_export
     model = onnx.load(path)
@@ -109,6 +111,7 @@ def test_verify_loads_external_data_weights(small_export, tmp_path):
     assert result.exit_code == 0, result.output
 
 
+@pytest.mark.tensorflow
 def test_verify_bad_tolerance_is_one_line_usage_error(small_export):
     path, keras_path = small_export
     result = CliRunner().invoke(main, ["verify", path, "--keras", keras_path, "--atol", "lots"])

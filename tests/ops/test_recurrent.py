@@ -202,6 +202,7 @@ def test_onnx_node_cases(model, data):
     assert [o.shape for o in report.outputs] == [tuple(np.asarray(v).shape) for v in outputs]
 
 
+@pytest.mark.tensorflow
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_keras_lstm_through_tf2onnx(tmp_path, bidirectional):
     """Keras keeps one bias per gate (4·units); the exported B has 8·units, the recurrent
