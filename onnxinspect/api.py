@@ -51,7 +51,7 @@ def inspect_model(source: Source, inputs: Optional[InputShapes] = None,
         if layers:
             report.layers = group_layers(report)
         if check:
-            from .analyse.check import compare_with_onnx   # imports onnx: only when asked
+            from .analyse.check import compare_with_onnx  # imports onnx: only when asked
 
             report.check = compare_with_onnx(report, loaded)
         return report

@@ -11,7 +11,7 @@ from __future__ import annotations
 import mmap
 import os
 from dataclasses import dataclass, field
-from typing import Any, List, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 from google.protobuf.message import DecodeError
 
@@ -21,6 +21,8 @@ from .payload import Elision, strip_payloads
 
 # A path, the file's bytes, or an onnx.ModelProto (the same class as proto.ModelProto).
 Source = Union[str, "os.PathLike[str]", bytes, Any]
+# A model's serialized bytes in memory or memory-mapped.
+Serialized = Union[bytes, bytearray, memoryview, mmap.mmap]
 
 
 @dataclass
@@ -61,7 +63,7 @@ def _check_file(path: str) -> None:
         raise ModelLoadError("file is empty", path)
 
 
-def _parse(data, path: Optional[str]) -> LoadedModel:
+def _parse(data: Serialized, path: Optional[str]) -> LoadedModel:
     """Parse ``data`` (bytes or a read-only mmap) with large payloads stripped first."""
     if len(data) == 0:
         raise ModelLoadError("model bytes are empty", path or "<bytes>")
@@ -92,7 +94,7 @@ _MAGIC = (
 )
 
 
-def _foreign(data) -> Optional[str]:
+def _foreign(data: Serialized) -> Optional[str]:
     """'looks like ...' when the bytes start like a known non-ONNX format."""
     head = bytes(data[:8])
     if head[4:8] == b"TFL3":
@@ -119,7 +121,7 @@ def _validate(loaded: LoadedModel) -> None:
 
 def _missing_external_data(loaded: LoadedModel) -> List[str]:
     base = os.path.dirname(os.path.abspath(loaded.path)) if loaded.path else os.getcwd()
-    missing = {}
+    missing: Dict[str, List[str]] = {}
     for tensor in loaded.model.graph.initializer:
         if tensor.data_location != TensorProto.EXTERNAL:
             continue

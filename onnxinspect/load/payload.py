@@ -14,13 +14,15 @@ back the input unchanged: protobuf then reports the problem.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, List, Optional, Tuple
-
 import mmap
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Optional, Tuple, Union
 
 from ..proto import ModelProto, StringStringEntryProto, TensorProto
 from ..tensors import FOLD_LIMIT
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 ELIDED_KEY = "onnxinspect.elided"   # value: how many serialized bytes were dropped
 
@@ -42,6 +44,9 @@ _CHILDREN = {
 _PAYLOAD_FIELDS = frozenset((4, 5, 6, 7, 9, 10, 11))
 _TENSOR_DIMS = 1
 
+Chunks = List[Union[bytes, memoryview]]    # a message's bytes, in pieces to join
+Releaser = Callable[[int, int], None]      # hands the pages of [start, end) back
+
 
 class _Malformed(Exception):
     pass
@@ -60,7 +65,7 @@ def is_elided(tensor: Any) -> bool:
     return any(entry.key == ELIDED_KEY for entry in tensor.metadata_props)
 
 
-def strip_payloads(data) -> Tuple[bytes, Elision]:
+def strip_payloads(data: Buffer) -> Tuple[bytes, Elision]:
     """(bytes to parse, what was dropped) for a serialized ModelProto (bytes, mmap, ...).
 
     Returns bytes, never a view into ``data``, so a memory map can be closed at once.
@@ -101,7 +106,7 @@ def strip_model(model: Any) -> Any:
     return stripped
 
 
-def _copy_field(target, descriptor, value) -> None:
+def _copy_field(target: Any, descriptor: Any, value: Any) -> None:
     repeated = (descriptor.is_repeated if hasattr(descriptor, "is_repeated")  # protobuf >= 5.29
                 else descriptor.label == descriptor.LABEL_REPEATED)
     if repeated:
@@ -151,7 +156,7 @@ def _encode_varint(value: int) -> bytes:
             return bytes(out)
 
 
-def _fields(buf: memoryview, start: int, end: int):
+def _fields(buf: memoryview, start: int, end: int) -> Iterator[Tuple[int, int, int, int, int]]:
     """(field number, wire type, field start, value start, value end) of each field."""
     pos = start
     while pos < end:
@@ -186,7 +191,7 @@ def _fields(buf: memoryview, start: int, end: int):
         yield tag >> 3, wire, field_start, value_start, pos
 
 
-def _releaser(data):
+def _releaser(data: Buffer) -> Optional[Releaser]:
     """For a memory map: a function handing the pages of a dropped payload back.
 
     Reading a tensor's header maps the file pages around it too (fault-around; here a
@@ -210,14 +215,14 @@ def _releaser(data):
 
 
 def _rewrite(buf: memoryview, start: int, end: int, kind: int, depth: int,
-             elision: Elision, release=None) -> Optional[List]:
+             elision: Elision, release: Optional[Releaser] = None) -> Optional[Chunks]:
     """The message's bytes as chunks with large payloads dropped, or None if unchanged."""
     if kind == _TENSOR:
         return _rewrite_tensor(buf, start, end, elision, release)
     if depth > _MAX_DEPTH:
         return None
     children = _CHILDREN[kind]
-    chunks: List = []
+    chunks: Chunks = []
     copied_from = start
     changed = False
     for number, wire, field_start, value_start, value_end in _fields(buf, start, end):
@@ -240,7 +245,7 @@ def _rewrite(buf: memoryview, start: int, end: int, kind: int, depth: int,
 
 
 def _rewrite_tensor(buf: memoryview, start: int, end: int, elision: Elision,
-                    release=None) -> Optional[List]:
+                    release: Optional[Releaser] = None) -> Optional[Chunks]:
     try:
         size = _tensor_size(buf, start, end)
     except _Malformed:
@@ -262,7 +267,7 @@ def _rewrite_tensor(buf: memoryview, start: int, end: int, elision: Elision,
         return None
     # Copied now (a few header bytes): joined later from the mapping, they would fault its
     # pages back in after the payload's were released.
-    chunks = [bytes(buf[field_start:value_end]) for number, _, field_start, _, value_end in fields
+    chunks: Chunks = [bytes(buf[field_start:value_end]) for number, _, field_start, _, value_end in fields
               if number not in _PAYLOAD_FIELDS]
     chunks.append(_marker(payload))
     elision.tensors += 1
@@ -326,7 +331,7 @@ def _tensor_size(buf: memoryview, start: int, end: int) -> Optional[Tuple[int, i
     return count, payload
 
 
-def _dims(buf: memoryview, wire: int, start: int, end: int):
+def _dims(buf: memoryview, wire: int, start: int, end: int) -> Iterator[int]:
     """int64 dims, packed (wire 2) or one per field (wire 0)."""
     if wire not in (0, 2):
         raise _Malformed
@@ -337,5 +342,5 @@ def _dims(buf: memoryview, wire: int, start: int, end: int):
 
 
 def _marker(payload_bytes: int) -> bytes:
-    entry = StringStringEntryProto(key=ELIDED_KEY, value=str(payload_bytes)).SerializeToString()
+    entry: bytes = StringStringEntryProto(key=ELIDED_KEY, value=str(payload_bytes)).SerializeToString()
     return _encode_varint((16 << 3) | 2) + _encode_varint(len(entry)) + entry

@@ -11,12 +11,15 @@ the body consumes them, constants made inside the body likewise, never at the ca
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Tuple, cast
 
 from ..ops.context import NodeContext
 from ..ops.registry import OpRule, normal_domain
 from ..proto import AttributeProto, GraphProto, NodeProto, ValueInfoProto
 from ..report import body_cost
+
+if TYPE_CHECKING:
+    from .walker import Walker
 
 FunctionKey = Tuple[str, str, str]
 
@@ -44,8 +47,9 @@ def expand(function: Any, ctx: NodeContext) -> None:
     body = GraphProto(name=function.name, node=bind_attributes(function.node, ctx.node, function),
                       input=[ValueInfoProto(name=name) for name in function.input],
                       output=[ValueInfoProto(name=name) for name in function.output])
-    inputs = {formal: info for formal, info in zip(function.input, ctx.inputs) if info is not None}
-    walker = ctx.walker.child({normal_domain(o.domain): o.version for o in function.opset_import})
+    inputs = {formal: info for formal, info in zip(function.input, ctx.inputs, strict=False) if info is not None}
+    # A function call is only expanded by the walker (function_rule), never a bare context.
+    walker = cast("Walker", ctx.walker).child({normal_domain(o.domain): o.version for o in function.opset_import})
     walk = walker.walk(body, inputs)
     ctx.subgraphs["function"] = walk.nodes
     ctx.warnings.extend(walk.warnings)
@@ -58,7 +62,7 @@ def expand(function: Any, ctx: NodeContext) -> None:
                              f"{function.domain or 'ai.onnx'}::{function.name}")
 
 
-def bind_attributes(nodes, caller: Any, function: Any) -> list:
+def bind_attributes(nodes: Iterable[Any], caller: Any, function: Any) -> List[Any]:
     """Copies of ``nodes`` with every ``ref_attr_name`` replaced by the caller's attribute
     (or the function's default); references to absent attributes are dropped."""
     given = {a.name: a for a in function.attribute_proto}
@@ -85,7 +89,7 @@ def _bind_node(node: Any, given: Mapping[str, Any]) -> Any:
     return copy
 
 
-def _bind_graph(graph: Any, given) -> None:
+def _bind_graph(graph: Any, given: Mapping[str, Any]) -> None:
     nodes = [_bind_node(n, given) for n in graph.node]
     del graph.node[:]
     graph.node.extend(nodes)

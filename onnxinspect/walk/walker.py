@@ -9,7 +9,8 @@ whose consumer is folded away (shape arithmetic), are not parameters.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional
+from types import MappingProxyType
+from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 import numpy as np
 
@@ -21,16 +22,18 @@ from ..errors import GraphError, InspectError
 from ..graph import MAX_ELEMENTS, MAX_NESTING, build_graph
 from ..load.payload import is_elided
 from ..ops.context import NodeContext, ShapeError, Unknown
-from ..ops.registry import lookup
+from ..ops.registry import OpRule, lookup
 from ..proto import AttributeProto
 from ..report import GraphWalk, NodeReport, iter_nodes
-from ..tensors import FOLD_LIMIT, TensorInfo, shape_from_type
+from ..tensors import FOLD_LIMIT, Shape, TensorInfo, shape_from_type
 from .functions import function_rule, index_functions
 
 # If/Loop/Scan bodies and function calls nest at most this deep: a clear error
 # beyond it instead of Python's RecursionError.  One limit for both checks: graph.py
 # guards the nesting of the protobuf, the walker the expansion (recursive functions).
 MAX_DEPTH = MAX_NESTING
+
+_NO_OUTER: Mapping[str, TensorInfo] = MappingProxyType({})   # a top-level graph captures nothing
 
 
 def initializer_info(tensor: Any) -> TensorInfo:
@@ -46,8 +49,9 @@ class _Initializer(TensorInfo):
     which only the shape is asked (a 3x3 Conv kernel), and decoding each one up front
     cost 6 ms per thousand.  Until then it holds its TensorProto (and so the parsed model)."""
 
-    def __init__(self, *args, tensor: Optional[Any] = None, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, name: str, dtype: Optional[str], shape: Shape, *, const: bool = False,
+                 source: bool = False, tensor: Optional[Any] = None) -> None:
+        super().__init__(name, dtype, shape, const=const, source=source)
         if tensor is not None:
             self.__dict__["_tensor"] = tensor
 
@@ -60,7 +64,7 @@ class _Initializer(TensorInfo):
         return state.get("_value")
 
     @value.setter
-    def value(self, value) -> None:
+    def value(self, value: Optional[np.ndarray]) -> None:
         self.__dict__.pop("_tensor", None)
         self.__dict__["_value"] = value
 
@@ -76,7 +80,7 @@ class Walker:
     """Walks a model's graph; reusable for subgraph bodies through :meth:`walk`."""
 
     def __init__(self, opsets: Mapping[str, int], path: Optional[str] = None,
-                 explaining: bool = False, functions=(), depth: int = 0):
+                 explaining: bool = False, functions: Iterable[Any] = (), depth: int = 0) -> None:
         self.opsets = {("" if k == "ai.onnx" else k): v for k, v in opsets.items()}
         self.path = path
         self.explaining = explaining
@@ -91,7 +95,7 @@ class Walker:
         return self.opsets.get("" if domain == "ai.onnx" else domain, 0)
 
     def walk(self, graph: Any, inputs: Mapping[str, TensorInfo],
-             outer: Mapping[str, TensorInfo] = ()) -> GraphWalk:
+             outer: Mapping[str, TensorInfo] = _NO_OUTER) -> GraphWalk:
         """Walk ``graph`` given the infos of its inputs (and of outer-scope values)."""
         if self.depth >= MAX_DEPTH:
             raise GraphError(f"subgraphs or function calls nested more than {MAX_DEPTH} levels deep "
@@ -179,7 +183,7 @@ class Walker:
         self._count_params(report, rule, outputs)
         return report
 
-    def _count_params(self, report: NodeReport, rule, outputs: List[TensorInfo]) -> None:
+    def _count_params(self, report: NodeReport, rule: Optional[OpRule], outputs: List[TensorInfo]) -> None:
         meta = rule.meta_inputs if rule is not None else frozenset()
         folded = bool(outputs) and all(o.value is not None for o in outputs)
         # A value known although it is not constant comes from a Shape: float scales
@@ -210,14 +214,14 @@ class Walker:
             report.param_inputs.append(info.name)
 
 
-def _is_literal(shape, outputs: List[TensorInfo]) -> bool:
+def _is_literal(shape: Shape, outputs: List[TensorInfo]) -> bool:
     """A constant operand of arithmetic that is a literal, not a weight: 0-d, or one
     element (torch writes its scalars as ``[x]``: attention's 1/sqrt(d), masking's
     -inf) stretched over the output.  A one-element weight the output does not stretch,
     ``Linear(k, 1)``'s bias added to ``(B, T, 1)``, stays a weight."""
     if shape == ():
         return True
-    if any(d != 1 for d in shape):
+    if shape is None or any(d != 1 for d in shape):   # (a weight's shape is always known)
         return False
     out = outputs[0].shape if outputs else None
     return out is not None and len(out) >= len(shape) and any(
@@ -229,7 +233,8 @@ def _name_scopes(node: Any) -> Optional[str]:
     metadata; the layer view reads it (only this entry is kept: the others hold stack traces)."""
     for prop in node.metadata_props:
         if prop.key == "pkg.torch.onnx.name_scopes":
-            return prop.value
+            scopes: str = prop.value
+            return scopes
     return None
 
 
