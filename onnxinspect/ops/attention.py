@@ -13,12 +13,14 @@ P·V), FLOPs = 2·MACs + 3·B·Hq·Sq·T (softmax).  The mask (slot 3) and the o
 
 from __future__ import annotations
 
+from typing import Tuple
+
+from ..dims import Dim, add, exact_div, format_count, mul
 from .context import NodeContext, ShapeError
-from ..dims import add, exact_div, format_count, mul
 from .registry import register
 
 
-def _split(shape, heads: int, name: str):
+def _split(shape: Tuple[Dim, ...], heads: int, name: str) -> Tuple[Dim, ...]:
     """(B, heads, seq, head size) of a 3-D or 4-D Q/K/V."""
     if len(shape) == 4:
         return shape

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union, cast
+from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union, cast, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -40,7 +40,12 @@ def broadcast_dims(a: Dim, b: Dim) -> Dim:
     return None
 
 
+@overload
+def broadcast(shapes: Sequence[Sequence[Dim]]) -> Tuple[Dim, ...]: ...
+@overload
+def broadcast(shapes: Sequence[Optional[Sequence[Dim]]]) -> Shape: ...
 def broadcast(shapes: Sequence[Optional[Sequence[Dim]]]) -> Shape:
+    """Numpy broadcasting of shapes; ``None`` (unknown) when any of them is."""
     if any(s is None for s in shapes):
         return None
     known = cast(Sequence[Sequence[Dim]], shapes)  # (none is None: checked above)

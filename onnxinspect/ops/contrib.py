@@ -16,16 +16,17 @@ MultiHeadAttention takes projected Q/K/V: MACs = B·S·T·(Dq+Dv), FLOPs = 2·MA
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Sequence, Tuple
 
-from .context import NodeContext, ShapeError
 from ..dims import Dim, add, exact_div, format_count, is_int, mul, prod
 from .common import broadcast, normalize_axis
+from .context import NodeContext, ShapeError
 from .conv import conv_core
 from .elementwise import unary
 from .linalg import gemm, matmul_dims
 from .norm import STATISTICS_FLOPS, layer_norm
 from .quant import qlinear_conv
-from .registry import register
+from .registry import Rule, register
 
 MS = "com.microsoft"
 QUANT_META = (1, 2, 4, 5, 6, 7)  # scales and zero points of QLinearAdd / QLinearMul / QLinearConv
@@ -37,7 +38,7 @@ def _add_flops(ctx: NodeContext, per_element: int) -> None:
     out = ctx.outputs[0]
     if not per_element or ctx.flops is None or out is None or out.shape is None:
         return
-    ctx.flops = ctx.flops + mul(per_element, prod(out.shape))
+    ctx.flops = add(ctx.flops, mul(per_element, prod(out.shape)))  # (the volume is known when flops are)
 
 
 def _activation(ctx: NodeContext) -> int:
@@ -56,7 +57,7 @@ def fused_gemm(ctx: NodeContext) -> None:
     _add_flops(ctx, _activation(ctx))
 
 
-def _batch_transposed(shape: tuple, trans_batch: bool, trans: bool) -> tuple:
+def _batch_transposed(shape: Tuple[Dim, ...], trans_batch: bool, trans: bool) -> Tuple[Dim, ...]:
     """FusedMatMul's view of an operand: ``transBatch`` moves the first dim next to the
     last (``[b0, b1.., M, K] -> [b1.., M, b0, K]``), then ``trans`` swaps the last two."""
     if trans_batch and len(shape) >= 3:
@@ -131,7 +132,7 @@ def qlinear_binary(ctx: NodeContext) -> None:
         ctx.set_cost(macs=0, flops=prod(shape))
 
 
-def _channels_last(ctx: NodeContext, rule) -> None:
+def _channels_last(ctx: NodeContext, rule: Rule) -> None:
     """Run a channels-first ``rule`` on an NHWC input and give its output back as NHWC."""
     x = ctx.input(0)
     shape = ctx.shape(0)
@@ -218,7 +219,7 @@ def multi_head_attention(ctx: NodeContext) -> None:
     _attention_cost(ctx, macs, [mul(3, b, heads, s, total)])
 
 
-def _attention_cost(ctx: NodeContext, macs: Dim, extra) -> None:
+def _attention_cost(ctx: NodeContext, macs: Dim, extra: Sequence[Dim]) -> None:
     flops = None if macs is None or any(e is None for e in extra) else add(mul(2, macs), *extra)
     ctx.set_cost(macs=macs if flops is not None else None, flops=flops)
     if ctx.explaining:

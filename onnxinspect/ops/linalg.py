@@ -15,20 +15,20 @@ dense layer with bias.  The quantized forms' scales and zero points are metadata
 
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
-from .context import NodeContext, ShapeError
 from ..dims import Dim, format_count, format_dim, format_shape, is_int, mul, prod
 from .common import broadcast, broadcast_dims, dims_text
+from .context import NodeContext, ShapeError
 from .registry import register
 
 
-def matmul_dims(a, b) -> Tuple[tuple, tuple, Dim, Dim, Dim]:
+def matmul_dims(a: Sequence[Dim], b: Sequence[Dim]) -> Tuple[Tuple[Dim, ...], Tuple[Dim, ...], Dim, Dim, Dim]:
     """numpy.matmul shapes: ``(output, batch, M, K, N)``; 1-D operands get a 1 added and removed."""
     if not a or not b:
         raise ShapeError("MatMul operands must have rank >= 1")
-    a2 = (1,) + tuple(a) if len(a) == 1 else tuple(a)
-    b2 = tuple(b) + (1,) if len(b) == 1 else tuple(b)
+    a2: Tuple[Dim, ...] = (1,) + tuple(a) if len(a) == 1 else tuple(a)
+    b2: Tuple[Dim, ...] = tuple(b) + (1,) if len(b) == 1 else tuple(b)
     m, k = a2[-2:]
     kb, n = b2[-2:]
     if is_int(k) and is_int(kb) and k != kb:
@@ -38,7 +38,7 @@ def matmul_dims(a, b) -> Tuple[tuple, tuple, Dim, Dim, Dim]:
     return out, batch, m, k if k is not None else kb, n
 
 
-def _matmul(ctx: NodeContext, a_slot: int, b_slot: int, dtype) -> None:
+def _matmul(ctx: NodeContext, a_slot: int, b_slot: int, dtype: Optional[str]) -> None:
     a, b = ctx.shape(a_slot), ctx.shape(b_slot)
     out, batch, m, k, n = matmul_dims(a, b)
     ctx.set_output(0, out, dtype)
@@ -90,12 +90,13 @@ def gemm(ctx: NodeContext) -> None:
     extra = [name for name, used in (("alpha", alpha != 1.0), ("C", has_c), ("beta", has_c and beta != 1.0))
              if used]
     macs = mul(m, n, k)
-    ctx.set_cost(macs=macs, flops=None if macs is None else 2 * macs + len(extra) * prod(out))
+    volume = prod(out)  # (known whenever macs is)
+    ctx.set_cost(macs=macs, flops=None if macs is None or volume is None else 2 * macs + len(extra) * volume)
     if ctx.explaining:
         _gemm_explain(ctx, a, trans_a, m, n, k, extra)
 
 
-def _gemm_explain(ctx: NodeContext, a, trans_a: bool, m: Dim, n: Dim, k: Dim, extra: List[str]) -> None:
+def _gemm_explain(ctx: NodeContext, a: Sequence[Dim], trans_a: bool, m: Dim, n: Dim, k: Dim, extra: List[str]) -> None:
     weight, bias = ctx.input(1), ctx.inputs[2] if ctx.has_input(2) else None
     counted = [t for t in (weight, bias) if t is not None and t.source]
     total = sum(t.size for t in counted if is_int(t.size))
@@ -120,8 +121,9 @@ def parse_einsum(equation: str, ranks: List[int]) -> Tuple[List[List[str]], List
     terms = lhs.split(",")
     if len(terms) != len(ranks):
         raise ShapeError(f"equation {equation!r} has {len(terms)} operands, the node {len(ranks)}")
-    expanded, widest = [], 0
-    for term, rank in zip(terms, ranks):
+    expanded: List[List[str]] = []
+    widest = 0
+    for term, rank in zip(terms, ranks, strict=True):  # (as many: checked above)
         letters, width = _expand(term, rank, equation)
         widest = max(widest, width)
         expanded.append(letters)
@@ -137,7 +139,7 @@ def parse_einsum(equation: str, ranks: List[int]) -> Tuple[List[List[str]], List
     return expanded, output
 
 
-def _expand(term: str, rank, equation: str, width: int = 0):
+def _expand(term: str, rank: Optional[int], equation: str, width: int = 0) -> Tuple[List[str], int]:
     if term.count("...") > 1 or "." in term.replace("...", ""):
         raise ShapeError(f"bad ellipsis in einsum equation {equation!r}")
     head, dots, tail = term.partition("...")
@@ -157,8 +159,8 @@ def einsum(ctx: NodeContext) -> None:
     shapes = [ctx.shape(i) for i in range(ctx.n_inputs)]
     terms, output = parse_einsum(str(ctx.attr("equation", "")), [len(s) for s in shapes])
     sizes: Dict[str, Dim] = {}
-    for letters, shape in zip(terms, shapes):
-        for letter, dim in zip(letters, shape):
+    for letters, shape in zip(terms, shapes, strict=True):  # one term per operand (parse_einsum checks)
+        for letter, dim in zip(letters, shape, strict=True):  # a term has one letter per dim (_expand)
             sizes[letter] = broadcast_dims(sizes[letter], dim) if letter in sizes else dim
     missing = [c for c in output if c not in sizes]
     if missing:

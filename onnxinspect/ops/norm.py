@@ -15,16 +15,18 @@ Cost convention (FLOPs per input element; no MACs):
 
 from __future__ import annotations
 
-from .context import NodeContext, ShapeError
-from ..dims import format_count, format_dim, format_shape, is_int, mul, prod
+from typing import Sequence
+
+from ..dims import Dim, format_count, format_dim, format_shape, is_int, mul, prod, sum_dims
 from ..dtypes import dtype_name
 from .common import dims_text, normalize_axis
+from .context import NodeContext, ShapeError
 from .registry import register
 
 STATISTICS_FLOPS = 5
 
 
-def per_element_cost(ctx: NodeContext, x, per: int, why: str) -> None:
+def per_element_cost(ctx: NodeContext, x: Sequence[Dim], per: int, why: str) -> None:
     """``per`` FLOPs for each element of ``x`` (no multiply-accumulates), with the formula."""
     flops = mul(per, prod(x))
     ctx.set_cost(flops=flops)
@@ -49,7 +51,7 @@ def batch_norm(ctx: NodeContext) -> None:
         weights = [t for t in ctx.inputs[1:5] if t is not None and t.source and is_int(t.size)]
         if weights:
             ctx.explain("params", f"{len(weights)}·C = {len(weights)}·{format_dim(x[1])} = "
-                                  f"{format_count(sum(t.size for t in weights))} (scale γ, bias β, "
+                                  f"{format_count(sum_dims(t.size for t in weights))} (scale γ, bias β, "
                                   f"running mean and variance)")
     if training:
         per_element_cost(ctx, x, STATISTICS_FLOPS, "training: batch statistics, then scale and shift")

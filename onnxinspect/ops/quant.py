@@ -15,15 +15,17 @@ QLinearConv / ConvInteger cost what a Conv of the same shapes costs.
 
 from __future__ import annotations
 
-from .context import NodeContext, ShapeError
-from ..dims import ceildiv, format_count, format_shape, is_int, mul, prod
+from typing import Sequence
+
+from ..dims import Dim, ceildiv, format_count, format_shape, is_int, mul, prod
 from ..dtypes import dtype_name
 from .common import normalize_axis
+from .context import NodeContext, ShapeError
 from .conv import conv_core
 from .registry import register
 
 
-def _check_scale(ctx: NodeContext, x) -> str:
+def _check_scale(ctx: NodeContext, x: Sequence[Dim]) -> str:
     """Validate the scale's shape against ``axis`` / ``block_size``; name the granularity."""
     scale = ctx.shape_or_none(1)
     if scale is None or prod(scale) == 1 and len(scale) <= 1:
@@ -37,12 +39,12 @@ def _check_scale(ctx: NodeContext, x) -> str:
         expected = (x[axis],)
         granularity = f"per-axis {axis}"
     if len(scale) != len(expected) or any(
-            is_int(s) and is_int(e) and s != e for s, e in zip(scale, expected)):
+            is_int(s) and is_int(e) and s != e for s, e in zip(scale, expected, strict=True)):
         raise ShapeError(f"scale {format_shape(scale)} does not fit {granularity} of {format_shape(x)}")
     return granularity
 
 
-def _elementwise_cost(ctx: NodeContext, x, per: int) -> None:
+def _elementwise_cost(ctx: NodeContext, x: Sequence[Dim], per: int) -> None:
     flops = mul(per, prod(x))
     ctx.set_cost(flops=flops)
 

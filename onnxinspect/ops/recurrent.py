@@ -23,9 +23,12 @@ Totals multiply by seq · dirs; sequence_lens is ignored (every step counted, an
 
 from __future__ import annotations
 
-from .context import NodeContext, ShapeError
-from ..dims import Dim, add, exact_div, format_count, format_dim, format_shape, is_int, mul
+from typing import List, Sequence, Tuple
+
+from ..dims import Dim, add, exact_div, format_count, format_dim, format_shape, is_int, mul, sum_dims
+from ..tensors import Shape
 from .common import dims_text
+from .context import NodeContext, ShapeError
 from .registry import register
 
 _DIRECTIONS = {"forward": 1, "reverse": 1, "bidirectional": 2}
@@ -42,8 +45,8 @@ def _agree(what: str, a: Dim, b: Dim) -> Dim:
     return a if is_int(a) or b is None else b
 
 
-def _hidden(ctx: NodeContext, gates: int, w, r) -> Dim:
-    hidden = int(ctx.attr("hidden_size")) if ctx.has_attr("hidden_size") else None
+def _hidden(ctx: NodeContext, gates: int, w: Shape, r: Shape) -> Dim:
+    hidden: Dim = int(ctx.attr("hidden_size")) if ctx.has_attr("hidden_size") else None
     if w is not None and len(w) == 3:
         hidden = _agree("hidden_size", hidden, exact_div(w[1], gates))
     if r is not None and len(r) == 3:
@@ -83,7 +86,8 @@ def recurrent(ctx: NodeContext) -> None:
     per_unit = gates * (1 + 2 * has_bias) + _UPDATE_FLOPS[ctx.op_type] + _PEEPHOLE_FLOPS * has_peepholes
     steps = mul(seq, dirs)
     macs = mul(steps, batch, gates, hidden, add(size, hidden))
-    ctx.set_cost(macs=macs, flops=None if macs is None else 2 * macs + mul(steps, batch, hidden, per_unit))
+    updates = mul(steps, batch, hidden, per_unit)  # (known whenever macs is)
+    ctx.set_cost(macs=macs, flops=None if macs is None or updates is None else 2 * macs + updates)
     if ctx.explaining:
         _explain_params(ctx, dirs, gates, size, hidden)
         ctx.explain("shape", f"X {format_shape(x)}: seq = {format_dim(seq)}, batch = {format_dim(batch)}, "
@@ -92,7 +96,7 @@ def recurrent(ctx: NodeContext) -> None:
         _explain_flops(ctx, (seq, dirs, batch, gates, hidden), size, per_unit)
 
 
-def _explain_flops(ctx: NodeContext, factors, size: Dim, per_unit: int) -> None:
+def _explain_flops(ctx: NodeContext, factors: Sequence[Dim], size: Dim, per_unit: int) -> None:
     hidden = factors[-1]
     ctx.explain("flops", f"MACs = seq·dirs·batch·gates·hidden·(input + hidden) = "
                          f"{dims_text(factors)}·({format_dim(size)} + "
@@ -104,11 +108,11 @@ def _explain_flops(ctx: NodeContext, factors, size: Dim, per_unit: int) -> None:
 def _explain_params(ctx: NodeContext, dirs: int, gates: int, size: Dim, hidden: Dim) -> None:
     slots = (1, 2, 3, 7)  # W, R, B, P
     const = [ctx.has_input(slot) and ctx.input(slot).source for slot in slots]
-    counted = [ctx.input(slot) for slot, c in zip(slots, const) if c]
+    counted = [ctx.input(slot) for slot, c in zip(slots, const, strict=True) if c]
     if not counted or not all(is_int(t.size) for t in counted):
         return
     d, g, h, i = (format_dim(v) for v in (dirs, gates, hidden, size))
-    terms = []
+    terms: List[Tuple[str, str]] = []
     if const[0] and const[1]:
         terms.append((f"dirs·{g}·hidden·(input + hidden)", f"{d}·{g}·{h}·({i} + {h})"))
     elif const[0] or const[1]:
@@ -118,6 +122,6 @@ def _explain_params(ctx: NodeContext, dirs: int, gates: int, size: Dim, hidden: 
         terms.append((f"dirs·{2 * gates}·hidden (B)", f"{d}·{2 * gates}·{h}"))
     if const[3]:
         terms.append(("dirs·3·hidden (P)", f"{d}·3·{h}"))
-    total = sum(t.size for t in counted)
+    total = sum_dims(t.size for t in counted)
     ctx.explain("params", " + ".join(t for t, _ in terms) + " = " + " + ".join(n for _, n in terms) +
                 f" = {format_count(total)}")
