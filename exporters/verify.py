@@ -28,7 +28,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Uni
 
 import numpy as np
 
-from onnxinspect.errors import InspectError, first_line
+from onnxinspect.errors import InspectError
 
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
@@ -43,10 +43,24 @@ DEFAULT_TOLERANCES: Dict[str, Tuple[float, float]] = {
 EXACT = (0.0, 0.0)
 ORT_DEFAULT_SEVERITY = 2  # warnings
 TOP_K = 5
+REASON_LIMIT = 1000  # characters of a library's error quoted in ours
 
 
 class VerifyError(InspectError):
     """Verification could not run (no CUDA, unreadable model, input mismatch)."""
+
+
+def full_reason(error: BaseException, limit: int = REASON_LIMIT) -> str:
+    """An exception's whole message on one line: onnxruntime puts the useful part after the
+    first line ("Got invalid dimensions for input: x for the following indices" / "index: 1
+    Got: 64 Expected: 96"), so the lines are joined with "; " (a space after one that already
+    ends in punctuation), cut to ``limit`` characters with an ellipsis."""
+    parts = [" ".join(line.split()) for line in str(error).splitlines()]
+    text = ""
+    for part in filter(None, parts):
+        text += ("" if not text else " " if text.endswith((":", ".", ";", ",")) else "; ") + part
+    text = text or type(error).__name__
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
 @contextlib.contextmanager
@@ -128,7 +142,7 @@ def _new_session(ort, model, providers):
         raise
     except Exception as error:
         where = model if isinstance(model, str) else "model"
-        raise VerifyError(f"onnxruntime cannot load it: {first_line(error, 300)}", where) from None
+        raise VerifyError(f"onnxruntime cannot load it: {full_reason(error)}", where) from None
     finally:
         ort.set_default_logger_severity(ORT_DEFAULT_SEVERITY)
 
@@ -288,6 +302,7 @@ def verify(model: Union[str, bytes], specs: Sequence[InputSpec], reference: Refe
     inputs at each batch size; compare outputs pairwise, in order."""
     on_step(f"Starting onnxruntime ({device})")
     session = create_session(model, device)
+    where = model if isinstance(model, str) else None
     onnx_inputs = [i.name for i in session.session.get_inputs()]
     names = [o.name for o in session.session.get_outputs()]
     if len(onnx_inputs) != len(specs):
@@ -300,9 +315,10 @@ def verify(model: Union[str, bytes], specs: Sequence[InputSpec], reference: Refe
         on_step(f"Running onnxruntime at batch {batch}")
         onnx_feeds = {onnx_name: feeds[spec.name] for onnx_name, spec in zip(onnx_inputs, specs)}
         try:
-            actual = session.session.run(names, onnx_feeds)
+            with captured_fd2():  # onnxruntime also logs the failure on fd 2
+                actual = session.session.run(names, onnx_feeds)
         except Exception as error:
-            raise VerifyError(f"onnxruntime failed at batch {batch}: {first_line(error, 300)}") from None
+            raise VerifyError(f"onnxruntime failed at batch {batch}: {full_reason(error)}", where) from None
         if len(expected) != len(actual):
             raise VerifyError(f"the reference gives {len(expected)} outputs, the ONNX model {len(actual)}")
         comparisons = []

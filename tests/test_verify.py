@@ -7,11 +7,21 @@ import numpy as np
 import onnx
 import pytest
 from click.testing import CliRunner
-from onnx import numpy_helper
-
 from export_helpers import export_small, require_tensorflow
+from onnx import TensorProto, helper, numpy_helper
+from truth import make_model
+
 from onnxinspect.cli import main
-from onnxinspect.exporters.verify import DEFAULT_TOLERANCES, compare, seeded_inputs, InputSpec, tolerance
+from onnxinspect.exporters.verify import (
+    DEFAULT_TOLERANCES,
+    InputSpec,
+    VerifyError,
+    compare,
+    full_reason,
+    seeded_inputs,
+    tolerance,
+    verify,
+)
 
 
 def test_compare_figures_match_hand_computation():
@@ -59,6 +69,57 @@ def test_seeded_inputs_are_reproducible_and_batched():
     a, b = seeded_inputs(specs, 4, seed=3), seeded_inputs(specs, 4, seed=3)
     assert a["x"].shape == (4, 3) and a["i"].dtype == np.int64
     assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_full_reason_keeps_every_line_on_one():
+    error = RuntimeError("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT : Got invalid dimensions for input: x for "
+                         "the following indices\n index: 1 Got: 64 Expected: 96\n Please fix either the "
+                         "inputs/outputs or the model.")
+    assert full_reason(error) == ("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT : Got invalid dimensions for input: "
+                                  "x for the following indices; index: 1 Got: 64 Expected: 96; Please fix either "
+                                  "the inputs/outputs or the model.")
+    long = full_reason(RuntimeError("a\n" + "b" * 5000), limit=100)
+    assert len(long) == 100 and long.endswith("…") and "\n" not in long
+    assert full_reason(ValueError()) == "ValueError"
+
+
+def test_full_reason_of_a_real_onnxruntime_error():
+    """onnxruntime's own message, the part that says which index differs on its second line."""
+    import onnxruntime as ort
+
+    F = TensorProto.FLOAT
+    model = make_model([helper.make_node("Relu", ["x"], ["y"])], [("x", F, ["N", 3])], [("y", F, None)])
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    with pytest.raises(Exception) as raised:
+        session.run(None, {"x": np.zeros((4, 5), np.float32)})
+    assert "\n" in str(raised.value)   # several lines: the old first-line cut lost the index
+    reason = full_reason(raised.value)
+    assert "\n" not in reason and "Got invalid dimensions for input: x" in reason
+    assert "index: 1 Got: 5 Expected: 3" in reason
+
+
+def _reshape_to_two_rows(path):
+    """x (N, 3) reshaped to a fixed (2, 3): right at batch 2, an onnxruntime error at any other."""
+    F = TensorProto.FLOAT
+    shape = numpy_helper.from_array(np.array([2, 3], np.int64), "shape")
+    model = make_model([helper.make_node("Reshape", ["x", "shape"], ["y"], name="r")], [("x", F, ["N", 3])],
+                       [("y", F, None)], [shape])
+    onnx.save(model, str(path))
+    return str(path)
+
+
+def test_verify_reports_onnxruntimes_whole_reason(tmp_path):
+    path = _reshape_to_two_rows(tmp_path / "reshape.onnx")
+    specs = [InputSpec("x", "float32", [None, 3])]
+    assert verify(path, specs, lambda feeds: [feeds["x"]], batches=(2,), device="cpu").passed
+    with pytest.raises(VerifyError) as raised:
+        verify(path, specs, lambda feeds: [feeds["x"]], batches=(4,), device="cpu")
+    message = raised.value.message
+    # The useful part comes ~400 characters in, after the C++ source location.
+    assert message.startswith(f"{path}: onnxruntime failed at batch 4: ") and "\n" not in message
+    assert "Input shape:{4,3}, requested shape:{2,3}" in message
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +178,4 @@ def test_verify_bad_tolerance_is_one_line_usage_error(small_export):
     result = CliRunner().invoke(main, ["verify", path, "--keras", keras_path, "--atol", "lots"])
     assert result.exit_code == 2
     assert result.stderr.strip().count("\n") == 0 and "--atol" in result.stderr
+
