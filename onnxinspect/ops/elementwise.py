@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import functools
 import operator
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
+import numpy.typing as npt
 
-from .context import NodeContext
-from ..dims import exact_div, floordiv, format_shape, is_int, max_dim, min_dim, mul, prod
-
+from ..dims import Dim, KnownDim, exact_div, floordiv, format_shape, is_int, max_dim, min_dim, mul, prod
 from ..dtypes import FLOAT_TYPES, dtype_name, numpy_dtype
+from ..tensors import Shape
 from .common import as_dim, broadcast, explain_value, tidy
+from .context import NodeContext
 from .registry import register
 
 _VARIADIC = {"Max", "Min", "Sum"}
@@ -27,9 +29,11 @@ _COMPARE = {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", 
             "IsNaN", "IsInf"}
 
 
-def _fold(op_type: str, values, dtype):
+def _fold(op_type: str, inputs: Sequence[Optional[npt.NDArray[Any]]],
+          dtype: Optional[str]) -> Optional[npt.NDArray[Any]]:
     """Numpy evaluation of small folded inputs; ``None`` when undecidable."""
-    if any(v is None for v in values):
+    values = [v for v in inputs if v is not None]
+    if len(values) != len(inputs):
         return None
     try:
         if any(v.dtype == object for v in values):
@@ -46,14 +50,15 @@ def _fold(op_type: str, values, dtype):
         return None
 
 
-def _fold_symbolic(op_type: str, values, dtype):
+def _fold_symbolic(op_type: str, values: Sequence[npt.NDArray[Any]],
+                   dtype: Optional[str]) -> Optional[npt.NDArray[Any]]:
     """Element by element over dims; floats must be whole numbers next to a symbol
     (``Cast(float) -> Mul(2.0) -> Cast(int64)`` of an upsampled ``H`` stays ``2*H``)."""
     if len(values) == 1:
-        fn = _SYMBOLIC_UNARY.get(op_type)
-        if fn is None:
+        unary = _SYMBOLIC_UNARY.get(op_type)
+        if unary is None:
             return None
-        return tidy(np.asarray(np.frompyfunc(lambda a: _dim_op(fn, a), 1, 1)(values[0]), dtype=object))
+        return tidy(np.asarray(np.frompyfunc(lambda a: _dim_op(unary, a), 1, 1)(values[0]), dtype=object))
     fn = _SYMBOLIC.get(op_type)
     if op_type == "Div" and dtype in FLOAT_TYPES:
         fn = exact_div  # a real quotient is a dim only when it is whole
@@ -68,8 +73,9 @@ def _fold_symbolic(op_type: str, values, dtype):
     return out.astype(bool) if op_type in _COMPARE else tidy(out)
 
 
-def _dim_op(fn, *args):
-    dims = []
+def _dim_op(fn: Callable[..., object], *args: object) -> object:
+    """``fn`` of the items as dims; None when one is a fraction."""
+    dims: List[Dim] = []
     for a in args:
         a = as_dim(a.item() if isinstance(a, np.generic) else a)
         if isinstance(a, float):
@@ -78,22 +84,25 @@ def _dim_op(fn, *args):
     return fn(*dims)
 
 
-def _numpy_dtype(dtype, fallback):
+def _numpy_dtype(dtype: Optional[str], fallback: np.dtype[Any]) -> np.dtype[Any]:
     kind = numpy_dtype(dtype)
     return fallback if kind is None else kind
 
 
-def _int_div(a, b):
+def _int_div(a: npt.ArrayLike, b: npt.ArrayLike) -> Union[npt.NDArray[Any], np.generic]:
     """ONNX Div: integers truncate toward zero (exactly, beyond float precision too)."""
     a, b = np.asarray(a), np.asarray(b)
+    quotient: Union[npt.NDArray[Any], np.generic]  # (0-d operands give a numpy scalar)
     if np.issubdtype(a.dtype, np.integer) and np.issubdtype(b.dtype, np.integer):
         if np.any(b == 0):
             raise ZeroDivisionError("integer division by zero")
-        return np.abs(a) // np.abs(b) * np.sign(a) * np.sign(b)
-    return np.divide(a, b)
+        quotient = np.abs(a) // np.abs(b) * np.sign(a) * np.sign(b)
+    else:
+        quotient = np.divide(a, b)
+    return quotient
 
 
-_NUMERIC = {
+_NUMERIC: Dict[str, Callable[..., Any]] = {
     "Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": _int_div, "Pow": np.power,
     "Mod": np.mod, "Max": np.maximum, "Min": np.minimum, "Equal": np.equal, "Less": np.less,
     "Greater": np.greater, "LessOrEqual": np.less_equal, "GreaterOrEqual": np.greater_equal,
@@ -105,7 +114,7 @@ _NUMERIC = {
 }
 
 
-def _equal(a, b):
+def _equal(a: Dim, b: Dim) -> Optional[bool]:
     if a == b:
         return True
     if is_int(a) and is_int(b):
@@ -116,14 +125,17 @@ def _equal(a, b):
     return None
 
 
-_SYMBOLIC = {
+_SYMBOLIC: Dict[str, Callable[[Dim, Dim], object]] = {
     "Add": operator.add, "Sub": operator.sub, "Mul": mul, "Div": floordiv, "Max": max_dim,
     "Min": min_dim, "Sum": operator.add, "Equal": _equal,
 }
-_SYMBOLIC_UNARY = {"Floor": lambda a: a, "Ceil": lambda a: a, "Round": lambda a: a, "Neg": operator.neg}
+# (the items of a folded value are never None: fold_array refuses unknown dims)
+_SYMBOLIC_UNARY: Dict[str, Callable[[KnownDim], object]] = {
+    "Floor": lambda a: a, "Ceil": lambda a: a, "Round": lambda a: a, "Neg": operator.neg,
+}
 
 
-def _cost(ctx: NodeContext, shape, per_element: int = 1) -> None:
+def _cost(ctx: NodeContext, shape: Shape, per_element: int = 1) -> None:
     """``per_element`` FLOPs per output element; none when the value was folded (shape
     arithmetic, constant expressions: computed once when the model loads)."""
     if shape is None:
@@ -237,7 +249,7 @@ def cast_like(ctx: NodeContext) -> None:
     ctx.set_cost(flops=0)
 
 
-def _cast_value(value, to):
+def _cast_value(value: Optional[npt.NDArray[Any]], to: Optional[str]) -> Optional[npt.NDArray[Any]]:
     if value is None or to is None:
         return None
     if value.dtype == object:

@@ -11,23 +11,26 @@ Axes / K / CumSum's axis are meta inputs.
 from __future__ import annotations
 
 from functools import reduce as fold
+from typing import Any, Callable, Collection, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+import numpy.typing as npt
 
-from .context import NodeContext, ShapeError
-from ..dims import add, format_shape, is_int, mul, prod
+from ..dims import Dim, add, format_shape, is_int, mul, prod
 from .common import axes_operand, dims_from_value, normalize_axes, normalize_axis, tidy
+from .context import NodeContext, ShapeError
 from .registry import register
 
 _REDUCE = ("ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1",
            "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare")
 
 # Folding shape vectors: numel = ReduceProd(Shape(x)) and friends.
-_NUMERIC = {"ReduceSum": np.sum, "ReduceProd": np.prod, "ReduceMax": np.max, "ReduceMin": np.min}
-_SYMBOLIC = {"ReduceSum": (add, 0), "ReduceProd": (mul, 1)}
+_NUMERIC: Dict[str, Callable[..., Any]] = {"ReduceSum": np.sum, "ReduceProd": np.prod, "ReduceMax": np.max,
+                                           "ReduceMin": np.min}
+_SYMBOLIC: Dict[str, Tuple[Callable[[Dim, Dim], Dim], Dim]] = {"ReduceSum": (add, 0), "ReduceProd": (mul, 1)}
 
 
-def reduced_shape(x, axes, keepdims: bool):
+def reduced_shape(x: Sequence[Dim], axes: Collection[int], keepdims: bool) -> Tuple[Dim, ...]:
     return tuple(1 if i in axes else d for i, d in enumerate(x) if keepdims or i not in axes)
 
 
@@ -35,15 +38,15 @@ def reduced_shape(x, axes, keepdims: bool):
 def reduce_op(ctx: NodeContext) -> None:
     x = ctx.shape(0)
     since = 13 if ctx.op_type == "ReduceSum" else 18
-    axes = axes_operand(ctx, 1, since=since)
+    requested: Optional[Sequence[Dim]] = axes_operand(ctx, 1, since=since)
     keepdims = bool(ctx.attr("keepdims", 1))
-    if axes is None:
+    if requested is None:
         if ctx.attr("noop_with_empty_axes", 0):
             ctx.set_output(0, x, value=ctx.value(0))
             ctx.set_cost(flops=0)
             return
-        axes = range(len(x))
-    axes = normalize_axes(axes, len(x))
+        requested = range(len(x))
+    axes = normalize_axes(requested, len(x))
     out = reduced_shape(x, axes, keepdims)
     ctx.set_output(0, out, value=_fold(ctx, axes, keepdims, out))
     folded = ctx.outputs[0] is not None and ctx.outputs[0].value is not None
@@ -53,21 +56,28 @@ def reduce_op(ctx: NodeContext) -> None:
                              f"{' (kept as 1)' if keepdims else ''} → {format_shape(out)}")
 
 
-def _fold(ctx: NodeContext, axes, keepdims: bool, out):
+# What a fold gives: an array, a numpy scalar (a numeric reduction to 0-d), or None.
+_Folded = Union[npt.NDArray[Any], np.generic, None]
+
+
+def _fold(ctx: NodeContext, axes: List[int], keepdims: bool, out: Sequence[Dim]) -> _Folded:
     value = ctx.value(0)
     if value is None or ctx.op_type not in _NUMERIC:
         return None
     if value.dtype != object:
         if value.size == 0:
             return None  # the empty-set identity of Max/Min is dtype-specific; keep the shape only
-        return _NUMERIC[ctx.op_type](value, axis=tuple(axes), keepdims=keepdims)
-    combine, start = _SYMBOLIC.get(ctx.op_type, (None, None))
-    if combine is None or not all(is_int(d) for d in out):
+        reduced: _Folded = _NUMERIC[ctx.op_type](value, axis=tuple(axes), keepdims=keepdims)
+        return reduced
+    symbolic = _SYMBOLIC.get(ctx.op_type)
+    sizes = [d for d in out if is_int(d)]
+    if symbolic is None or len(sizes) != len(out):
         return None
+    combine, start = symbolic
     kept = [i for i in range(value.ndim) if i not in axes]
     rows = np.transpose(value, kept + list(axes)).reshape(-1, int(prod(value.shape[a] for a in axes)))
     return tidy(np.array([fold(combine, row.tolist(), start) for row in rows], dtype=object)
-                .reshape([int(d) for d in out]))
+                .reshape(sizes))
 
 
 @register("ArgMax", "ArgMin")
@@ -88,8 +98,9 @@ def top_k(ctx: NodeContext) -> None:
     else:
         values = dims_from_value(ctx.value(1))
         k = values[0] if values else None
-    if is_int(k) and is_int(x[axis]) and k > x[axis]:
-        raise ShapeError(f"K = {k} exceeds axis size {x[axis]}")
+    size = x[axis]
+    if is_int(k) and is_int(size) and k > size:
+        raise ShapeError(f"K = {k} exceeds axis size {size}")
     out = list(x)
     out[axis] = k  # None when K is computed at run time
     ctx.set_output(0, out)
