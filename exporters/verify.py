@@ -242,6 +242,65 @@ class InputSpec:
     shape: List[Optional[int]]    # None = the batch (or another free) dim
 
 
+ORT_TYPES = {"float": "float32", "double": "float64"}  # the rest keep numpy's name: tensor(int64) -> int64
+
+
+def _ort_dtype(ort_type: str) -> str:
+    """``tensor(float)`` -> ``float32``: onnxruntime's type string as a numpy dtype name."""
+    inner = ort_type[len("tensor("):-1] if ort_type.startswith("tensor(") and ort_type.endswith(")") else ort_type
+    return ORT_TYPES.get(inner, inner)
+
+
+def _shape_text(shape) -> str:
+    dims = ["?" if d is None else str(d) for d in shape]
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+def match_inputs(onnx_inputs, specs: Sequence[InputSpec], batches: Sequence[int] = ()) -> List[InputSpec]:
+    """The reference's input spec for each ONNX input (``onnx_inputs``: onnxruntime's
+    ``session.get_inputs()``), in the ONNX model's order: by name when both sides have the
+    same names, else by position (the exporter may rename the inputs of a Sequential).
+    Raises VerifyError, one line naming both sides' inputs and shapes, when the counts,
+    ranks, dtypes or fixed dims differ (an ONNX dim fixed where the reference's batch is
+    free must equal every batch that is run)."""
+    def onnx_text(i) -> str:
+        return f"ONNX input {i.name!r} {_ort_dtype(i.type)} {_shape_text(i.shape)}"
+
+    def keras_text(spec: InputSpec) -> str:
+        shape = "(" + ", ".join("None" if d is None else str(d) for d in spec.shape) \
+            + ("," if len(spec.shape) == 1 else "") + ")"
+        return f"Keras input {spec.name!r} {spec.dtype} {shape}"
+
+    if len(onnx_inputs) != len(specs):
+        raise VerifyError(f"the ONNX model has {len(onnx_inputs)} inputs "
+                          f"({', '.join(onnx_text(i)[len('ONNX input '):] for i in onnx_inputs) or 'none'}), "
+                          f"the Keras model {len(specs)} "
+                          f"({', '.join(keras_text(s)[len('Keras input '):] for s in specs) or 'none'})")
+    by_name = {s.name: s for s in specs}
+    paired = [by_name[i.name] for i in onnx_inputs] if set(by_name) == {i.name for i in onnx_inputs} \
+        else list(specs)
+    for onnx_input, spec in zip(onnx_inputs, paired, strict=True):
+        problem = None
+        dims = list(onnx_input.shape) if onnx_input.shape is not None else None
+        if dims is not None and len(dims) != len(spec.shape):
+            problem = f"rank {len(dims)} vs {len(spec.shape)}"
+        elif _ort_dtype(onnx_input.type) != spec.dtype:
+            problem = f"dtype {_ort_dtype(onnx_input.type)} vs {spec.dtype}"
+        else:
+            for axis, (ours, theirs) in enumerate(zip(dims or [], spec.shape, strict=False)):  # ranks checked
+                if not isinstance(ours, int):
+                    continue                     # symbolic or unknown in ONNX: anything goes
+                if theirs is not None and ours != theirs:
+                    problem = f"dim {axis} is {ours} vs {theirs}"
+                elif theirs is None and axis == 0 and any(b != ours for b in batches):
+                    problem = f"the ONNX batch is fixed at {ours}, run with --batch {ours}"
+                if problem:
+                    break
+        if problem:
+            raise VerifyError(f"{onnx_text(onnx_input)} does not match {keras_text(spec)} ({problem})")
+    return paired
+
+
 def seeded_inputs(specs: Sequence[InputSpec], batch: int, seed: int = 0) -> Dict[str, np.ndarray]:
     """Reproducible inputs: the leading dim is ``batch``; floats ~ U(0, 1) like images,
     integers in [0, 10)."""
@@ -303,17 +362,19 @@ def verify(model: Union[str, bytes], specs: Sequence[InputSpec], reference: Refe
     on_step(f"Starting onnxruntime ({device})")
     session = create_session(model, device)
     where = model if isinstance(model, str) else None
-    onnx_inputs = [i.name for i in session.session.get_inputs()]
+    onnx_inputs = list(session.session.get_inputs())
     names = [o.name for o in session.session.get_outputs()]
-    if len(onnx_inputs) != len(specs):
-        raise VerifyError(f"the ONNX model has {len(onnx_inputs)} inputs, the reference {len(specs)}")
+    try:
+        paired = match_inputs(onnx_inputs, specs, batches)  # before running either side
+    except VerifyError as error:
+        raise VerifyError(error.reason, where) from None
     result = VerifyResult(session.device, session.providers, session.note)
     for batch in batches:
         feeds = seeded_inputs(specs, batch, seed)
         on_step(f"Running the reference at batch {batch}")
         expected = reference(feeds)
         on_step(f"Running onnxruntime at batch {batch}")
-        onnx_feeds = {onnx_name: feeds[spec.name] for onnx_name, spec in zip(onnx_inputs, specs)}
+        onnx_feeds = {i.name: feeds[spec.name] for i, spec in zip(onnx_inputs, paired, strict=True)}
         try:
             with captured_fd2():  # onnxruntime also logs the failure on fd 2
                 actual = session.session.run(names, onnx_feeds)

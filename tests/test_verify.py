@@ -2,6 +2,7 @@
 command failing on a deliberately corrupted ONNX weight."""
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import onnx
@@ -18,6 +19,7 @@ from onnxinspect.exporters.verify import (
     VerifyError,
     compare,
     full_reason,
+    match_inputs,
     seeded_inputs,
     tolerance,
     verify,
@@ -122,6 +124,53 @@ def test_verify_reports_onnxruntimes_whole_reason(tmp_path):
     assert "Input shape:{4,3}, requested shape:{2,3}" in message
 
 
+def _ort_input(name, shape, type_="tensor(float)"):
+    return SimpleNamespace(name=name, shape=shape, type=type_)
+
+
+def test_match_inputs_pairs_by_name_else_by_position():
+    a, b = InputSpec("a", "float32", [None, 3]), InputSpec("b", "int64", [None, 2])
+    assert match_inputs([_ort_input("b", ["N", 2], "tensor(int64)"), _ort_input("a", ["N", 3])], [a, b]) == [b, a]
+    assert match_inputs([_ort_input("x", ["N", 3]), _ort_input("y", ["N", 2], "tensor(int64)")], [a, b]) == [a, b]
+    assert match_inputs([_ort_input("x", [1, 3])], [a], batches=(1,)) == [a]   # a fixed batch run at that batch
+
+
+@pytest.mark.parametrize("onnx_input, spec, problem", [
+    (_ort_input("x", ["N", 96, 96, 1]), InputSpec("input_1", "float32", [None, 64, 64, 1]),
+     "ONNX input 'x' float32 (N, 96, 96, 1) does not match Keras input 'input_1' float32 (None, 64, 64, 1) "
+     "(dim 1 is 96 vs 64)"),
+    (_ort_input("x", ["N", 3]), InputSpec("x", "float32", [None, 3, 1]),
+     "ONNX input 'x' float32 (N, 3) does not match Keras input 'x' float32 (None, 3, 1) (rank 2 vs 3)"),
+    (_ort_input("x", ["N", 3], "tensor(double)"), InputSpec("x", "float32", [None, 3]),
+     "ONNX input 'x' float64 (N, 3) does not match Keras input 'x' float32 (None, 3) (dtype float64 vs float32)"),
+    (_ort_input("x", [1, 3]), InputSpec("x", "float32", [None, 3]),
+     "ONNX input 'x' float32 (1, 3) does not match Keras input 'x' float32 (None, 3) "
+     "(the ONNX batch is fixed at 1, run with --batch 1)"),
+])
+def test_match_inputs_names_both_sides(onnx_input, spec, problem):
+    with pytest.raises(VerifyError) as raised:
+        match_inputs([onnx_input], [spec], batches=(1, 4))
+    assert raised.value.message == problem
+
+
+def test_match_inputs_counts_differ():
+    with pytest.raises(VerifyError) as raised:
+        match_inputs([_ort_input("x", ["N", 3]), _ort_input("y", ["N", 3])], [InputSpec("x", "float32", [None, 3])])
+    assert raised.value.message == ("the ONNX model has 2 inputs ('x' float32 (N, 3), 'y' float32 (N, 3)), "
+                                    "the Keras model 1 ('x' float32 (None, 3))")
+
+
+def test_verify_checks_inputs_before_running(tmp_path):
+    path = _reshape_to_two_rows(tmp_path / "reshape.onnx")
+    ran = []
+    with pytest.raises(VerifyError) as raised:
+        verify(path, [InputSpec("features", "float32", [None, 4])], lambda feeds: ran.append(feeds) or [],
+               device="cpu")
+    assert ran == []   # the reference never ran
+    assert raised.value.message == (f"{path}: ONNX input 'x' float32 (N, 3) does not match Keras input "
+                                    "'features' float32 (None, 4) (dim 1 is 3 vs 4)")
+
+
 @pytest.fixture(scope="module")
 def small_export(tmp_path_factory):
     keras = require_tensorflow()
@@ -179,3 +228,21 @@ def test_verify_bad_tolerance_is_one_line_usage_error(small_export):
     assert result.exit_code == 2
     assert result.stderr.strip().count("\n") == 0 and "--atol" in result.stderr
 
+
+@pytest.mark.tensorflow
+def test_verify_input_shape_mismatch_is_one_line_before_running(small_export, tmp_path):
+    """A Keras model whose input is 10x10x3 against the ONNX file exported for 12x12x3."""
+    path, _ = small_export
+    keras = require_tensorflow()
+    keras.backend.clear_session()
+    other = keras.Sequential([keras.Input((10, 10, 3)), keras.layers.Conv2D(4, 3, activation="relu"),
+                              keras.layers.Flatten(), keras.layers.Dense(6, activation="softmax")])
+    other_path = str(tmp_path / "other.keras")
+    other.save(other_path)
+    onnx_name = onnx.load(path).graph.input[0].name
+    keras_name = keras.models.load_model(other_path, compile=False).inputs[0]._keras_history.operation.name
+    result = CliRunner().invoke(main, ["verify", path, "--keras", other_path, "--device", "cpu"])
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    assert result.stderr == (f"onnxinspect: error: {path}: ONNX input {onnx_name!r} float32 (N, 12, 12, 3) does not "
+                             f"match Keras input {keras_name!r} float32 (None, 10, 10, 3) (dim 1 is 12 vs 10)\n")
