@@ -21,12 +21,13 @@ from dataclasses import replace
 from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
+import numpy.typing as npt
 
 from ..dims import Dim, format_count, format_dim, is_int, mul
-from ..report import body_cost
+from ..report import GraphWalk, NodeReport, body_cost
 from ..tensors import Shape, TensorInfo, shape_from_type
-from .context import NodeContext, ShapeError
 from .common import as_dim, normalize_axis
+from .context import NodeContext, ShapeError
 from .registry import register
 
 MAX_PASSES = 4  # walks of a loop body while its carried shapes settle
@@ -37,10 +38,14 @@ def merge_shapes(a: Shape, b: Shape) -> Shape:
     """The shape both ``a`` and ``b`` fit: equal dims kept, the others unknown."""
     if a is None or b is None or len(a) != len(b):
         return None
-    return tuple(x if x == y else None for x, y in zip(a, b))
+    return tuple(x if x == y else None for x, y in zip(a, b, strict=False))
 
 
-def walk_body(ctx: NodeContext, attr: str, inputs: Sequence[Tuple[Optional[str], Shape, object]]):
+# What a body's formal input is bound to: (dtype, shape, folded value).
+Bound = Tuple[Optional[str], Shape, Optional[npt.NDArray[Any]]]
+
+
+def walk_body(ctx: NodeContext, attr: str, inputs: Sequence[Bound]) -> GraphWalk:
     """Walk the subgraph ``attr`` with (dtype, shape, value) bound to its formal inputs."""
     graph: Any = ctx.attr(attr)
     if graph is None:
@@ -48,11 +53,11 @@ def walk_body(ctx: NodeContext, attr: str, inputs: Sequence[Tuple[Optional[str],
     local = {t.name for t in graph.initializer}
     formals = [vi for vi in graph.input if vi.name not in local]
     bound = {}
-    for vi, (dtype, shape, value) in zip(formals, inputs):
+    for vi, (dtype, shape, value) in zip(formals, inputs, strict=False):
         declared_dtype, declared = shape_from_type(vi.type)
         bound[vi.name] = TensorInfo(vi.name, dtype or declared_dtype, refine(shape, declared), value)
     walk = ctx.walk_subgraph(graph, bound)
-    for i, (vi, info) in enumerate(zip(graph.output, walk.outputs)):
+    for i, (vi, info) in enumerate(zip(graph.output, walk.outputs, strict=False)):
         dtype, declared = shape_from_type(vi.type)
         walk.outputs[i] = TensorInfo(info.name, info.dtype or dtype, refine(info.shape, declared), info.value)
     return walk
@@ -64,7 +69,7 @@ def refine(shape: Shape, declared: Shape) -> Shape:
         return declared if shape is None else shape
     if len(shape) != len(declared):
         return shape
-    return tuple(d if d is not None else e for d, e in zip(shape, declared))
+    return tuple(d if d is not None else e for d, e in zip(shape, declared, strict=False))
 
 
 @register("If", meta_inputs=(0,))
@@ -101,13 +106,13 @@ def loop(ctx: NodeContext) -> None:
     body: Any = ctx.attr("body")
     carried = [ctx.inputs[i] for i in range(2, ctx.n_inputs)]
     # The body only runs while the condition holds: its condition input is always true.
-    fixed = [("int64", (), None), ("bool", (), np.array(True))]  # iteration number, condition
+    fixed: List[Bound] = [("int64", (), None), ("bool", (), np.array(True))]  # iteration number, condition
     walk, states = _fixed_point(ctx, fixed, carried, offset=1)
     ctx.subgraphs["body"] = walk.nodes
     ctx.warnings.extend(walk.warnings)  # the reported pass only, not every fixed-point pass
 
     trip = _trip_count(ctx, walk, carried, states)
-    for i, (info, shape) in enumerate(zip(carried, states)):
+    for i, (info, shape) in enumerate(zip(carried, states, strict=False)):
         ctx.set_output(i, shape, info.dtype if info else _output(walk, 1 + i).dtype)
     for k in range(len(body.output) - 1 - len(carried)):
         out = _output(walk, 1 + len(carried) + k)
@@ -132,28 +137,28 @@ def scan(ctx: NodeContext) -> None:
     batch: Dim = 1
     if batched:
         batch = next((i.shape[0] for i in ctx.inputs[first:] if i is not None and i.shape), None)
-        states_in = [replace(i, shape=i.shape[1:] if i.shape else None) for i in states_in]
+        states_in = [None if i is None else replace(i, shape=i.shape[1:] if i.shape else None) for i in states_in]
     length: Dim = None
-    slices = []
+    slices: List[Bound] = []
     for j, axis in enumerate(in_axes):
         info = ctx.inputs[first + n + j]
-        shape = info.shape if info is not None else None
-        if shape is None:
+        if info is None or info.shape is None:
             slices.append((info.dtype if info else None, None, None))
             continue
-        axis = normalize_axis(axis, len(shape))
+        dims = info.shape
+        axis = normalize_axis(axis, len(dims))
         if length is None:
-            length = shape[axis]
-        elif is_int(length) and is_int(shape[axis]) and length != shape[axis]:
-            raise ShapeError(f"scan inputs have lengths {length} and {shape[axis]}")
-        kept = shape[2:] if batched else shape[:axis] + shape[axis + 1:]
+            length = dims[axis]
+        elif is_int(length) and is_int(dims[axis]) and length != dims[axis]:
+            raise ShapeError(f"scan inputs have lengths {length} and {dims[axis]}")
+        kept = dims[2:] if batched else dims[:axis] + dims[axis + 1:]
         slices.append((info.dtype, kept, None))
     walk, states = _fixed_point(ctx, [], states_in, offset=0, extra=slices)
     ctx.subgraphs["body"] = walk.nodes
     ctx.warnings.extend(walk.warnings)  # the reported pass only, not every fixed-point pass
 
     lead = (batch,) if batched else ()
-    for i, (info, shape) in enumerate(zip(states_in, states)):
+    for i, (info, shape) in enumerate(zip(states_in, states, strict=False)):
         ctx.set_output(i, None if shape is None else (*lead, *shape),
                        info.dtype if info else _output(walk, i).dtype)
     n_scan_out = len(ctx.node.output) - n
@@ -168,7 +173,8 @@ def scan(ctx: NodeContext) -> None:
     _repeat_cost(ctx, mul(batch, length), walk.nodes, "batch × scan length" if batched else "scan length")
 
 
-def _fixed_point(ctx: NodeContext, fixed, carried: List[Optional[TensorInfo]], offset: int, extra=()):
+def _fixed_point(ctx: NodeContext, fixed: Sequence[Bound], carried: Sequence[Optional[TensorInfo]], offset: int,
+                 extra: Sequence[Bound] = ()) -> Tuple[GraphWalk, List[Shape]]:
     """Walk the body until the carried shapes stop changing; (last walk, carried shapes).
 
     ``fixed`` (dtype, shape) pairs come before the carried values in the body's inputs,
@@ -177,17 +183,18 @@ def _fixed_point(ctx: NodeContext, fixed, carried: List[Optional[TensorInfo]], o
     dtypes = [c.dtype if c is not None else None for c in carried]
     shapes = [c.shape if c is not None else None for c in carried]
     for _ in range(MAX_PASSES):
-        walk = walk_body(ctx, "body", [*fixed, *((d, s, None) for d, s in zip(dtypes, shapes)), *extra])
+        walk = walk_body(ctx, "body", [*fixed, *((d, s, None) for d, s in zip(dtypes, shapes, strict=False)), *extra])
         produced = [_output(walk, offset + i).shape for i in range(len(carried))]
-        merged = [merge_shapes(a, b) for a, b in zip(shapes, produced)]
+        merged = [merge_shapes(a, b) for a, b in zip(shapes, produced, strict=False)]
         if merged == shapes:
             return walk, shapes
         shapes, previous = merged, shapes
     # Still changing: whatever changed in the last pass may change again.
-    return walk, [s if s == p else None for s, p in zip(shapes, previous)]
+    return walk, [s if s == p else None for s, p in zip(shapes, previous, strict=False)]
 
 
-def _trip_count(ctx: NodeContext, walk, carried, states) -> Dim:
+def _trip_count(ctx: NodeContext, walk: GraphWalk, carried: Sequence[Optional[TensorInfo]],
+                states: Sequence[Shape]) -> Dim:
     """Iterations a Loop runs, or None.
 
     The body was walked with its condition input true, so a body condition that folds
@@ -213,7 +220,8 @@ def _trip_count(ctx: NodeContext, walk, carried, states) -> Dim:
     return _count_passes(ctx, carried, states, limit)
 
 
-def _count_passes(ctx: NodeContext, carried, states, limit: Optional[int]) -> Optional[int]:
+def _count_passes(ctx: NodeContext, carried: Sequence[Optional[TensorInfo]], states: Sequence[Shape],
+                  limit: Optional[int]) -> Optional[int]:
     """Run the body pass by pass with the iteration number and the carried values folded;
     the count is exact when each pass's condition folds (e.g. ``i + 1 < 3``).  Bounded by
     MAX_SIMULATED_VISITS node visits; None when the condition does not fold."""
@@ -223,8 +231,8 @@ def _count_passes(ctx: NodeContext, carried, states, limit: Optional[int]) -> Op
     dtypes = [c.dtype if c is not None else None for c in carried]
     values = [c.value if c is not None else None for c in carried]
     for done in range(passes if limit is None else min(passes, limit)):
-        inputs = [("int64", (), np.array(done, dtype=np.int64)), ("bool", (), np.array(True))]
-        inputs += [(d, s if v is None else tuple(v.shape), v) for d, s, v in zip(dtypes, states, values)]
+        inputs: List[Bound] = [("int64", (), np.array(done, dtype=np.int64)), ("bool", (), np.array(True))]
+        inputs += [(d, s if v is None else tuple(v.shape), v) for d, s, v in zip(dtypes, states, values, strict=False)]
         walk = walk_body(ctx, "body", inputs)
         cond = _output(walk, 0).value
         if cond is None or cond.dtype == object or cond.size != 1:
@@ -235,11 +243,11 @@ def _count_passes(ctx: NodeContext, carried, states, limit: Optional[int]) -> Op
     return None
 
 
-def _true(value) -> bool:
+def _true(value: Optional[npt.NDArray[Any]]) -> bool:
     return value is not None and value.dtype != object and value.size == 1 and bool(value.reshape(-1)[0])
 
 
-def _repeat_cost(ctx: NodeContext, count: Dim, nodes, what: str) -> None:
+def _repeat_cost(ctx: NodeContext, count: Dim, nodes: Sequence[NodeReport], what: str) -> None:
     macs, flops = body_cost(nodes)
     if count is not None and flops is not None:
         ctx.set_cost(macs=mul(count, macs), flops=mul(count, flops))
@@ -248,5 +256,5 @@ def _repeat_cost(ctx: NodeContext, count: Dim, nodes, what: str) -> None:
                              f"{format_count(ctx.flops)}")
 
 
-def _output(walk, i: int) -> TensorInfo:
+def _output(walk: GraphWalk, i: int) -> TensorInfo:
     return walk.outputs[i] if i < len(walk.outputs) else TensorInfo("", None, None)
