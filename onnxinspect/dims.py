@@ -531,13 +531,14 @@ def shape_to_json(shape: Optional[Iterable[Dim]]) -> Optional[list[int | str | N
     return None if shape is None else [to_json(d) for d in shape]
 
 
-def format_dim(d: Dim, unknown: str = "?") -> str:
+def format_dim(d: Union[Dim, str], unknown: str = "?") -> str:
+    """A dim, or a dim already in its JSON text (``str``), for people; ``unknown`` for None."""
     if d is None:
         return unknown
     return str(d)
 
 
-def format_shape(shape: Optional[Iterable[Dim]], unknown: str = "?") -> str:
+def format_shape(shape: Optional[Iterable[Union[Dim, str]]], unknown: str = "?") -> str:
     if shape is None:
         return unknown
     return "(" + ", ".join(format_dim(d, unknown) for d in shape) + ")"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Optional, Union
 
 from ..dims import format_shape
 from ..report import CHECK_KINDS, CheckResult
@@ -26,10 +26,10 @@ def render_check(result: CheckResult) -> str:
             [d.kind, d.tensor, _cell(d.ours, d.ours_dtype), _cell(d.onnx, d.onnx_dtype)]
             for d in result.disagreements]
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
-        lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r[:3], widths)) + "  " + r[3] for r in rows]
+        lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r[:3], widths, strict=True)) + "  " + r[3] for r in rows]
     return "\n".join(lines)
 
 
-def _cell(shape: Optional[List], dtype: Optional[str]) -> str:
+def _cell(shape: Optional[List[Union[int, str, None]]], dtype: Optional[str]) -> str:
     text = "?" if shape is None else format_shape(tuple(shape))
     return f"{dtype or '?'} {text}"

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Union
 
-from ..dims import to_json
+from ..dims import Dim, to_json
+from ..report import Report
 from .rows import node_label, output_shapes
 
 
-def render_csv(report) -> str:
+def render_csv(report: Report) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["index", "name", "op_type", "domain", "output_shapes", "params", "shared", "macs", "flops",
@@ -22,6 +24,6 @@ def render_csv(report) -> str:
     return buffer.getvalue().rstrip("\n")
 
 
-def _cell(value):
-    value = to_json(value)
-    return "" if value is None else value
+def _cell(value: Dim) -> Union[int, str]:
+    text = to_json(value)
+    return "" if text is None else text

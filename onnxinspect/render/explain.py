@@ -8,7 +8,7 @@ per node (per layer with ``--by layer``).  Both end with the peak-memory breakdo
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Optional, Tuple
 
 from ..dims import format_count
 from ..report import NodeReport, Report
@@ -71,7 +71,7 @@ def _formula_lines(lead: str, text: str) -> List[str]:
     return [lead + first] + [" " * len(lead) + part for part in rest]
 
 
-def _peak(report: Report) -> tuple:
+def _peak(report: Report) -> Tuple[Optional[str], List[str], str]:
     memory = report.memory
     if memory is None or memory.peak_node is None:
         return None, [], ""

@@ -10,27 +10,39 @@ every tensor is written once per reader, so its JSON text is made once and reuse
 explanations, warnings or subgraphs go through ``to_dict()``.
 """
 
+from __future__ import annotations
+
 import json
 from dataclasses import replace
+from typing import Dict, Optional, Sequence, Tuple, TypedDict, Union
+
+from ..dims import Dim
+from ..report import NodeReport, Report
+from ..tensors import TensorInfo
 
 
-_COMPACT = {"separators": (",", ":"), "ensure_ascii": False}
+class _DumpsOptions(TypedDict):
+    separators: Tuple[str, str]
+    ensure_ascii: bool
+
+
+_COMPACT: _DumpsOptions = {"separators": (",", ":"), "ensure_ascii": False}
 _encode_str = json.encoder.encode_basestring   # what dumps(ensure_ascii=False) uses for str
 
 
-def render_json(report, indent=None) -> str:
+def render_json(report: Report, indent: Union[int, str, None] = None) -> str:
     if indent is not None:
         return json.dumps(report.to_dict(), indent=indent, ensure_ascii=False)
     head = json.dumps(replace(report, nodes=[]).to_dict(), **_COMPACT)
     # Keys are written in order and no string value can hold an unescaped quote, so the
     # first '"nodes":[]' is the key itself.
     cut = head.index('"nodes":[]') + len('"nodes":[')
-    tensors: dict = {}
+    tensors: Dict[int, str] = {}   # id(TensorInfo) -> its JSON text
     nodes = ",".join([_node(node, tensors) for node in report.nodes])
     return head[:cut] + nodes + head[cut:]
 
 
-def _node(node, tensors: dict) -> str:
+def _node(node: NodeReport, tensors: Dict[int, str]) -> str:
     if node.explanations or node.warnings or node.subgraphs:
         return json.dumps(node.to_dict(), **_COMPACT)
     get = tensors.get
@@ -48,11 +60,11 @@ def _node(node, tensors: dict) -> str:
             f'"output_bytes":{_dim(node.output_bytes)},"live_bytes":{_dim(node.live_bytes)}}}')
 
 
-def _strings(values) -> str:
+def _strings(values: Sequence[str]) -> str:
     return ",".join([_value(v) for v in values]) if values else ""
 
 
-def _tensor(info, cache: dict) -> str:
+def _tensor(info: Optional[TensorInfo], cache: Dict[int, str]) -> str:
     """The tensor's JSON text, kept in ``cache`` under its id (every info outlives the
     rendering, so no id is reused meanwhile)."""
     if info is None:  # an omitted optional input, as report._tensor_dict writes it
@@ -66,7 +78,7 @@ def _tensor(info, cache: dict) -> str:
     return text
 
 
-def _dim(d) -> str:
+def _dim(d: Dim) -> str:
     """``_value(to_json(d))``: an int, the text of a symbolic dim, or null."""
     if d is None:
         return "null"
@@ -75,19 +87,21 @@ def _dim(d) -> str:
     return _encode_str(str(d))
 
 
-def _value(v) -> str:
+def _value(v: Union[str, int, float, None]) -> str:
     """One JSON scalar as dumps writes it."""
+    # Dispatched on one type(v) call (this runs for every value written); mypy does not
+    # narrow v through ``kind``, hence the two ignores.
     if v is None:
         return "null"
     kind = type(v)
     if kind is str:
-        return _encode_str(v)
+        return _encode_str(v)  # type: ignore[arg-type]
     if kind is int:
         return int.__repr__(v)
     if v is True:
         return "true"
     if v is False:
         return "false"
-    if kind is float and v - v == 0:   # finite: dumps writes repr (NaN/Infinity below)
+    if kind is float and v - v == 0:  # type: ignore[operator]  # finite: dumps writes repr (NaN/Infinity below)
         return float.__repr__(v)
     return json.dumps(v, **_COMPACT)   # floats (repr, NaN/Infinity), anything else

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import AbstractSet, Iterable, Sequence
+
+from ..report import Report
 from .rows import HEADER, RIGHT, node_row
 from .table import footer_lines
 
@@ -10,11 +13,12 @@ def _escape(cell: str) -> str:
     return cell.replace("|", "\\|")
 
 
-def render_markdown(report) -> str:
+def render_markdown(report: Report) -> str:
     return markdown_document(report, HEADER, [node_row(n) for n in report.nodes], RIGHT)
 
 
-def markdown_document(report, header, rows, right) -> str:
+def markdown_document(report: Report, header: Sequence[str], rows: Iterable[Sequence[str]],
+                      right: AbstractSet[int]) -> str:
     """Title, one table (``rows`` of cells) and the footer; shared with the layer view."""
     title = report.model.path or report.model.graph_name or "model"
     lines = [f"# {title}", "", "| " + " | ".join(header) + " |",

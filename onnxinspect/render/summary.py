@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import List, Optional
 
 from ..dims import Dim, Expr, format_count, is_int
+from ..report import Report, Totals
 
 
 def format_bytes(d: Dim) -> str:
@@ -35,7 +36,7 @@ def share_cell(share: Optional[float]) -> str:
     return "<0.1%" if 0 < share < 0.0005 else f"{100 * share:.1f}%"
 
 
-def flops_line(totals) -> str:
+def flops_line(totals: Totals) -> str:
     """Total FLOPs and MACs, or, when some node's cost is unknown, the known part and how
     many nodes are missing from it (never an unknown counted as 0)."""
     if totals.flops is not None:
@@ -46,7 +47,7 @@ def flops_line(totals) -> str:
             f"MACs: ≥ {format_count(totals.macs_known)}")
 
 
-def memory_lines(report) -> List[str]:
+def memory_lines(report: Report) -> List[str]:
     memory = report.memory
     if memory is None:
         return []

@@ -3,32 +3,32 @@
 from __future__ import annotations
 
 import re
-from typing import List
+from typing import AbstractSet, Iterable, List
 
-from ..report import Report, iter_nodes
+from ..report import NodeReport, Report, iter_nodes
 from .explain import memory_breakdown, node_formulas
 from .rows import HEADER, RIGHT, io_line, node_row
 from .summary import flops_line, format_bytes, memory_lines
 
 
-def grid(header: List[str], rows: List[List[str]], right: set) -> List[str]:
+def grid(header: List[str], rows: List[List[str]], right: AbstractSet[int]) -> List[str]:
     """Aligned columns between rules (``right``: right-aligned column indices); shared
     with the layer view.  A row of one cell is a free text line (a formula) that takes
     no part in the column widths."""
     table = [header] + [r for r in rows if len(r) > 1]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
 
-    def line(cells):
+    def line(cells: List[str]) -> str:
         if len(cells) == 1:
             return cells[0].rstrip()
-        out = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        out = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=False))]
         return "  ".join(out).rstrip()
 
     rule = "─" * len(line(header))
     return [line(header), rule] + [line(r) for r in rows] + [rule]
 
 
-def footer_lines(report) -> List[str]:
+def footer_lines(report: Report) -> List[str]:
     t = report.totals
     lines = [
         f"Total params:  {t.params:,}",
@@ -56,7 +56,7 @@ WIDTH = 120        # terminal columns a footer line should fit
 LABEL = len("Unique params: ")
 
 
-def terminal_footer(report) -> List[str]:
+def terminal_footer(report: Report) -> List[str]:
     """The footer for a terminal: a line wider than :data:`WIDTH` (a long op histogram,
     a peak with its caveats) goes on after a ", " or "; ", aligned under its value."""
     out = []
@@ -73,7 +73,7 @@ def terminal_footer(report) -> List[str]:
     return out
 
 
-def nested_rows(nodes, depth: int = 0, explain: bool = False) -> List[List[str]]:
+def nested_rows(nodes: Iterable[NodeReport], depth: int = 0, explain: bool = False) -> List[List[str]]:
     """One row per node; each If/Loop/Scan body or function call follows its node, titled
     ``[then_branch]`` / ``[body]`` / ``[function]`` and indented.  Body rows have no index
     and no FLOPs share: the parent's cost already covers them.  With ``explain`` each
