@@ -21,6 +21,7 @@ from onnxinspect.errors import InspectError, UsageError
 SOURCE_HELP = ("unet|KERAS_MODEL: 'unet' (the default) is the U-Net of the CNN-parameter article, rebuilt "
                "and seeded; KERAS_MODEL is a .keras / .h5 file or a SavedModel directory.")
 VERIFY_EXIT = "Exit status: 0 everything agrees; 1 a mismatch or an error; 2 usage error."
+COMPACT = {"separators": (",", ":"), "ensure_ascii": False}  # as inspect's --format json
 
 
 def parse_tolerances(values: Sequence[str], option: str) -> Dict[str, float]:
@@ -90,7 +91,7 @@ def _common_verify_options(command):
                      help="Relative tolerance, for every output or one (default by dtype: float32 1e-3)."),
         click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
                      show_default=True,
-                     help="table for people (as inspect), json (one object) for scripts."),
+                     help="table for people (as inspect), json (one compact object, as inspect) for scripts."),
     ]):
         command = decorator(command)
     return command
@@ -149,7 +150,7 @@ def verify(model, keras_source, seed, device, batches, atol, rtol, fmt):
     except InspectError as error:
         fail(error)
     if fmt == "json":
-        click.echo(json.dumps({"schema": "onnxinspect-verify/1", "model": model, **result.to_dict()}, indent=2))
+        click.echo(json.dumps({"schema": "onnxinspect-verify/1", "model": model, **result.to_dict()}, **COMPACT))
     else:
         click.echo("\n".join(format_result(result)))
     sys.exit(0 if result.passed else 1)
@@ -176,7 +177,7 @@ def export_and_verify(source, output, opset, seed, force, device, batches, atol,
             result = run(source, output, opset, seed, _batches(batches), device, atols, rtols, step)
     except InspectError as error:
         fail(error)
-    click.echo(json.dumps(pipeline_dict(result), indent=2) if fmt == "json" else "\n".join(pipeline_lines(result)))
+    click.echo(json.dumps(pipeline_dict(result), **COMPACT) if fmt == "json" else "\n".join(pipeline_lines(result)))
     sys.exit(0 if result.passed else 1)
 
 

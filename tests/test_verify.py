@@ -200,6 +200,8 @@ def test_verify_passes_then_fails_on_a_corrupted_weight(small_export, tmp_path):
     ok = runner.invoke(main, ["verify", path, "--keras", keras_path, "--device", "cpu", "--format", "json"])
     assert ok.exit_code == 0, ok.output
     data = json.loads(ok.stdout)
+    # Compact, like inspect's --format json: one line, no spaces after separators.
+    assert ok.stdout == json.dumps(data, separators=(",", ":"), ensure_ascii=False) + "\n"
     assert data["passed"] and [b["batch"] for b in data["batches"]] == [1, 4]
     assert all(o["argmax_agree"] for b in data["batches"] for o in b["outputs"])
 
