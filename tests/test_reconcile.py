@@ -7,8 +7,8 @@ affine Mul/Add with 2*C precomputed values.  Either way the model's outputs must
 """
 
 import pytest
-
 from export_helpers import export_small, require_tensorflow
+
 from onnxinspect.exporters.pipeline import verify_keras
 from onnxinspect.exporters.reconcile import reconcile
 
@@ -91,3 +91,39 @@ def test_dropout_and_input_have_no_nodes(tmp_path):
     assert _row(result, "features").notes == ["input: no ONNX node, no parameters"]
     assert _row(result, "dropout").nodes == [] and "removed" in _row(result, "dropout").notes[0]
     assert result.totals_match and result.keras_params == (8 + 1) * 3
+
+
+def test_export_and_verify_reads_the_layout_note_before_the_table(tmp_path):
+    """The note saying what 'channels-first' means comes before the table that uses it; the
+    JSON form is compact, like inspect's."""
+    import json
+
+    from click.testing import CliRunner
+
+    from onnxinspect.cli import main
+
+    keras = require_tensorflow()
+    keras.backend.clear_session()
+    model = keras.Sequential([keras.Input((10, 10, 3)), keras.layers.Conv2D(4, 3, activation="relu"),  # (8, 8, 4)
+                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(5)])
+    source = str(tmp_path / "small.keras")
+    model.save(source)
+    out = str(tmp_path / "small.onnx")
+    run = CliRunner().invoke(main, ["export-and-verify", source, "-o", out, "--seed", "1", "--device", "cpu"])
+    assert run.exit_code == 0, run.output
+    lines = run.stdout.splitlines()
+    section = lines.index("== Keras vs ONNX, layer by layer ==")
+    note = next(i for i, line in enumerate(lines) if line.startswith("Keras is channels-last (N, H, W, C)"))
+    header = next(i for i, line in enumerate(lines) if line.startswith("Keras layer "))
+    assert section < note < header, lines[section:header + 2]
+    assert "'channels-first' below means" in lines[note]
+    assert set(lines[header + 1]) == {"─"}
+    assert any("channels-first" in line.split() for line in lines[header + 2:])  # the rows the note explains
+    assert not any("'channels-first' below means" in line for line in lines[header:])
+
+    as_json = CliRunner().invoke(main, ["export-and-verify", source, "-o", out, "--force", "--seed", "1",
+                                        "--device", "cpu", "--batch", "2", "--format", "json"])
+    assert as_json.exit_code == 0, as_json.output
+    data = json.loads(as_json.stdout)
+    assert as_json.stdout == json.dumps(data, separators=(",", ":"), ensure_ascii=False) + "\n"
+    assert data["passed"] and data["reconcile"]["notes"][0] == lines[note]
