@@ -12,10 +12,10 @@ import onnx
 import pytest
 from click.testing import CliRunner
 from onnx import TensorProto, helper
-
-from onnxinspect.cli import main
 from test_bad_inputs import BAD_MODELS, conv_model
 from truth import make_model
+
+from onnxinspect.cli import main
 
 F = TensorProto.FLOAT
 
@@ -152,3 +152,42 @@ def test_click_usage_errors_are_one_line_too(tmp_path, args, message):
     assert code == 2 and not stdout
     assert stderr.splitlines() == [stderr.strip()] and stderr.startswith("onnxinspect: error: ")
     assert message in stderr and "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--dim", "N=8", "--dim", "N=9"], "--dim N given twice (8 and 9)"),
+    (["--input", "x=1,3,4", "--input", "x=2,3,4"], "--input x given twice (1,3,4 and 2,3,4)"),
+])
+def test_the_same_name_twice_is_a_usage_error(model_path, args, message):
+    """The last value must not silently win: one line naming the option, the name and both values."""
+    status, stdout, stderr = run_cli([model_path] + args)
+    assert status == 2 and stdout == ""
+    assert stderr == f"onnxinspect: error: {model_path}: {message}\n"
+
+
+def test_the_same_value_twice_is_accepted(model_path):
+    status, stdout, stderr = run_cli([model_path, "--dim", "N=8", "--dim", "N=8"])
+    assert status == 0 and stderr == "" and "(8, 3, H)" in stdout
+
+
+@pytest.mark.parametrize("kwargs, library, cli_args, cli", [
+    ({"dims": {"Q": 3}}, "dims['Q']: no input dimension is called 'Q' (symbols: H, N)",
+     ["--dim", "Q=3"], "--dim Q: no input dimension is called 'Q' (symbols: H, N)"),
+    ({"dims": {"N": -2}}, "dims['N']: must be a non-negative integer (got -2)",
+     ["--dim", "N=-2"], "--dim N: must be a non-negative integer (got -2)"),
+    ({"inputs": {"nope": [1, 3, 4]}}, "inputs['nope']: the model has no such input (inputs: x)",
+     ["--input", "nope=1,3,4"], "--input nope: the model has no such input (inputs: x)"),
+])
+def test_errors_are_phrased_for_their_audience(model_path, kwargs, library, cli_args, cli):
+    """A library caller passed ``dims={"Q": 3}``, not ``--dim Q=3``: each reads its own words."""
+    from onnxinspect import inspect_model
+    from onnxinspect.errors import UsageError
+
+    with pytest.raises(UsageError) as raised:
+        inspect_model(str(model_path), **kwargs)
+    assert raised.value.message == f"{model_path}: {library}"
+    assert "--dim" not in raised.value.message and "--input" not in raised.value.message
+    status, stdout, stderr = run_cli([model_path] + cli_args)
+    assert status == 2 and stdout == ""
+    assert stderr == f"onnxinspect: error: {model_path}: {cli}\n"
+    assert "dims[" not in stderr and "inputs[" not in stderr
