@@ -95,11 +95,8 @@ def _drop_window_in_right_pad(out: KnownDim, size: Dim, stride: int, pad_begin: 
     the smaller of that and ``out``; which one is smaller is decided by the sign of
     ``pad_end + stride − effective kernel``, for a symbolic size too.
     """
-    if is_int(size):
-        # (``out`` is an int here in every valid model: a plain size gives a symbolic ``out``
-        # only through a symbolic kernel, which no op with ceil_mode has; such an ``Expr``
-        # makes ``>=`` raise TypeError, which the walker reports as a rule failure.)
-        return out - 1 if (out - 1) * stride >= size + pad_begin else out  # type: ignore[operator]
+    if is_int(size) and is_int(out):
+        return out - 1 if (out - 1) * stride >= size + pad_begin else out
     if not is_int(effective):
         return None
     return ceildiv(add(size, pad_begin), stride) if pad_end + stride >= effective else out
