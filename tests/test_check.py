@@ -13,14 +13,14 @@ import onnx
 import pytest
 from click.testing import CliRunner
 from onnx import TensorProto, helper, numpy_helper
+from truth import make_model, onnx_shapes
 
 from onnxinspect import inspect_model
 from onnxinspect.analyse.check import classify, compare_with_onnx
-from onnxinspect.render import render_check
-from onnxinspect.errors import CONFLICT_EXIT
 from onnxinspect.cli import main
 from onnxinspect.dims import sym
-from truth import make_model, onnx_shapes
+from onnxinspect.errors import CONFLICT_EXIT
+from onnxinspect.render import render_check
 
 F = TensorProto.FLOAT
 LIGHT = sorted(glob.glob(os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light", "*.onnx")))
@@ -158,3 +158,44 @@ def test_cli_exit_3_on_a_real_conflict(tmp_path, monkeypatch):
     line = next(line for line in result.stdout.splitlines() if line.strip().startswith("conflict "))
     assert " r " in line and "(N, 64, 32, 32)" in line and "(N, 64, 33, 32)" in line
     assert _cli([path]).exit_code == 0   # without --check nothing is compared
+
+
+UNET = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "unet.onnx")
+needs_unet = pytest.mark.skipif(not os.path.exists(UNET), reason="fixtures/unet.onnx not exported yet")
+HINT = "  The inputs keep N symbolic and onnx spells derived dims its own way; --dim N=8 compares numbers instead."
+
+
+def _check_lines(stdout):
+    return stdout.split("\nCheck against onnx.shape_inference", 1)[1].splitlines()
+
+
+@needs_unet
+def test_cli_check_on_the_unet_hints_at_binding_the_batch():
+    """onnx names every derived batch dim unk__<k>, we keep N: nothing agrees by name alone,
+    and the hint says how to compare numbers."""
+    tensors = {t.name for n in inspect_model(UNET).nodes for t in n.outputs if t.name}
+    assert len(tensors) == 52   # one output per node of the U-Net's main graph
+    result = _cli([UNET, "--check"])
+    assert result.exit_code == 0, result.output
+    lines = _check_lines(result.stdout)
+    assert lines[0] == " (data_prop=True): 52 tensors compared"
+    assert lines[1] == ("  conflicts 0 · only onnx knows 0 · only we know 0 · symbols spelled differently 0"
+                        " · unk__ names only 52 · agree 0")
+    assert lines[2:] == [HINT]
+
+
+@needs_unet
+def test_cli_check_on_the_unet_with_the_batch_bound_agrees_everywhere():
+    report = inspect_model(UNET, dims={"N": 8}, check=True)
+    tensors = {t.name for n in report.nodes for t in n.outputs if t.name}
+    assert report.check.compared == report.check.counts["agree"] == len(tensors) == 52
+    assert not report.check.disagreements
+    result = _cli([UNET, "--check", "--dim", "N=8"])
+    assert result.exit_code == 0, result.output
+    lines = _check_lines(result.stdout)
+    assert lines[0] == " (data_prop=True): 52 tensors compared"
+    assert lines[1] == ("  conflicts 0 · only onnx knows 0 · only we know 0 · symbols spelled differently 0"
+                        " · unk__ names only 0 · agree 52")
+    assert len(lines) == 2 and HINT not in result.stdout   # nothing left to hint at
+    data = json.loads(_cli([UNET, "--check", "--dim", "N=8", "--format", "json"]).stdout)
+    assert data["check"]["counts"]["agree"] == data["check"]["compared"] == 52
