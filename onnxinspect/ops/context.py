@@ -48,6 +48,10 @@ class SubgraphWalker(Protocol):
     def walk(self, graph: Any, inputs: Mapping[str, TensorInfo],
              outer: Mapping[str, TensorInfo] = ...) -> GraphWalk: ...
 
+    def child(self, opsets: Mapping[str, int]) -> "SubgraphWalker":
+        """A walker for a function body with the function's own opsets."""
+        ...
+
 
 class NodeContext:
     __slots__ = ("node", "opset", "inputs", "outputs", "output_names", "macs", "flops", "explaining",

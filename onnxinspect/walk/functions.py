@@ -11,15 +11,12 @@ the body consumes them, constants made inside the body likewise, never at the ca
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Tuple, cast
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
-from ..ops.context import NodeContext
+from ..ops.context import NodeContext, ShapeError
 from ..ops.registry import OpRule, normal_domain
 from ..proto import AttributeProto, GraphProto, NodeProto, ValueInfoProto
 from ..report import body_cost
-
-if TYPE_CHECKING:
-    from .walker import Walker
 
 FunctionKey = Tuple[str, str, str]
 
@@ -48,8 +45,9 @@ def expand(function: Any, ctx: NodeContext) -> None:
                       input=[ValueInfoProto(name=name) for name in function.input],
                       output=[ValueInfoProto(name=name) for name in function.output])
     inputs = {formal: info for formal, info in zip(function.input, ctx.inputs, strict=False) if info is not None}
-    # A function call is only expanded by the walker (function_rule), never a bare context.
-    walker = cast("Walker", ctx.walker).child({normal_domain(o.domain): o.version for o in function.opset_import})
+    if ctx.walker is None:   # only the walker expands calls (function_rule); never a bare context
+        raise ShapeError("no walker to expand a function call with")
+    walker = ctx.walker.child({normal_domain(o.domain): o.version for o in function.opset_import})
     walk = walker.walk(body, inputs)
     ctx.subgraphs["function"] = walk.nodes
     ctx.warnings.extend(walk.warnings)
