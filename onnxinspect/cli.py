@@ -19,6 +19,7 @@ from .errors import CONFLICT_EXIT, InspectError, UsageError, one_line
 
 COMMAND_GROUP = "onnxinspect.commands"
 FORMATS = ("table", "json", "markdown", "csv")   # render.FORMATS, without importing the renderers
+DIFF_FORMATS = ("table", "json", "markdown")     # render.diff.DIFF_FORMATS
 
 
 def plugin_commands() -> Dict[str, Any]:
@@ -160,7 +161,7 @@ def main() -> None:
 
 @main.command("inspect", short_help="Shapes, params and FLOPs of every node (the default).",
               epilog="Exit status: 0 ok; 1 a model cannot be inspected; 2 usage error; "
-                     "3 --check found a real shape conflict.")
+                     "3 --check found a real shape conflict, or a --budget failed.")
 @click.argument("model", nargs=-1, required=True, type=click.Path(dir_okay=True, path_type=str))
 @click.option("--format", "fmt", type=click.Choice(FORMATS),
               default="table", show_default=True,
@@ -175,8 +176,12 @@ def main() -> None:
               help="Compare every shape with onnx.shape_inference; exit 3 on a real conflict.")
 @click.option("--by", "by", type=click.Choice(["node", "layer"]), default="node", show_default=True,
               help="One row per graph node, or per framework layer (from the nodes' name scopes).")
+@click.option("--budget", "budget_specs", multiple=True, metavar="METRIC[@SYM=INT]<=LIMIT",
+              help="Fail (exit 3) when a figure exceeds a limit, e.g. --budget params<=8M "
+                   "--budget flops@N=1<=4G --budget peak_memory@N=1<=64MiB (repeatable; docs/diff.md).")
 def inspect_command(model: Tuple[str, ...], fmt: str, input_specs: Tuple[str, ...],
-                    dim_specs: Tuple[str, ...], explain: bool, by: str, check: bool) -> None:
+                    dim_specs: Tuple[str, ...], explain: bool, by: str, check: bool,
+                    budget_specs: Tuple[str, ...]) -> None:
     """Inspect MODEL and print a per-node table (or JSON / Markdown / CSV).
 
     Given a directory or several files: one summary row per model (batch mode).
@@ -189,20 +194,106 @@ def inspect_command(model: Tuple[str, ...], fmt: str, input_specs: Tuple[str, ..
     from .api import gc_paused, inspect_model
     from .render import render_check, render_report
 
+    failures: List[str] = []
     with guarded(path), gc_paused():
         inputs = parse_specs(input_specs, parse_input_spec, "--input")
         dims = parse_specs(dim_specs, parse_dim_spec, "--dim")
+        budgets = _parse_budgets(budget_specs)
         report = inspect_model(path, inputs=inputs, dims=dims, explain=explain, layers=by == "layer",
                                check=check)
         for warning in report.warnings:
             click.echo(f"onnxinspect: warning: {one_line(warning)}", err=True)
         text = render_report(report, fmt, by=by, explain=explain)
+        if budgets:
+            from .budget import check_budgets
+
+            failures = [f.line for f in check_budgets(report.to_dict(), budgets, dims)]
     click.echo(text)
     if report.check is not None:
         if fmt == "csv":   # keep stdout parseable CSV
             click.echo(render_check(report.check), err=True)
         if report.check.conflicts:
+            _report_failures(failures)
             sys.exit(CONFLICT_EXIT)
+    _report_failures(failures)
+
+
+def _parse_budgets(specs: Sequence[str], increase: bool = False) -> List[Any]:
+    """``--budget`` / ``--max-increase`` values parsed before any model is read."""
+    if not specs:
+        return []
+    from .budget import parse_budget, parse_increase
+
+    parse = parse_increase if increase else parse_budget
+    return [parse(spec) for spec in specs]
+
+
+def _report_failures(lines: Sequence[str]) -> None:
+    """One stderr line per failed budget, then exit 3; nothing when every budget holds."""
+    if not lines:
+        return
+    from .budget import BUDGET_EXIT
+
+    for line in lines:
+        click.echo(f"onnxinspect: budget failed: {one_line(line)}", err=True)
+    sys.exit(BUDGET_EXIT)
+
+
+@main.command("diff", short_help="Compare two models (or saved --format json reports).",
+              epilog="Exit status: 0 whether or not the models differ; 1 a side cannot be read; "
+                     "2 usage error; 3 a --max-increase limit failed.")
+@click.argument("before", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("after", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--format", "fmt", type=click.Choice(DIFF_FORMATS), default="table", show_default=True,
+              help="Output format (json: the onnxinspect-diff/1 schema of docs/diff.md).")
+@click.option("--by", "by", type=click.Choice(["layer", "node"]), default="layer", show_default=True,
+              help="Match and list framework layers, or graph nodes (fusions shown as replaced).")
+@click.option("--dim", "dim_specs", multiple=True, metavar="SYMBOL=INT",
+              help="Also evaluate symbolic totals at this binding, e.g. --dim N=1 (repeatable).")
+@click.option("--max-increase", "increase_specs", multiple=True, metavar="METRIC[@SYM=INT]=LIMIT|PCT%",
+              help="Fail (exit 3) when a figure grows more, e.g. --max-increase flops=5% "
+                   "--max-increase params=0 (repeatable).")
+def diff_command(before: str, after: str, fmt: str, by: str, dim_specs: Tuple[str, ...],
+                 increase_specs: Tuple[str, ...]) -> None:
+    """Compare BEFORE with AFTER: each an ONNX model or a saved `--format json` report
+    (save one with layers: `onnxinspect MODEL --by layer --format json > base.json`)."""
+    try:
+        dims = parse_specs(dim_specs, parse_dim_spec, "--dim")
+        budgets = _parse_budgets(increase_specs, increase=True)
+    except InspectError as error:
+        fail(error)
+    from .api import gc_paused
+    from .diff import diff_reports
+    from .render.diff import render_diff
+
+    with gc_paused():
+        sides = [_load_side(path) for path in (before, after)]
+    with guarded(after):
+        diff = diff_reports(sides[0], sides[1], by=by, bindings=dims, labels=(before, after))
+        text = render_diff(diff, fmt)
+        failures: List[str] = []
+        if budgets:
+            from .budget import check_increases
+
+            failures = [f.line for f in check_increases(diff, budgets)]
+    click.echo(text, nl=False)
+    _report_failures(failures)
+
+
+def _load_side(path: str) -> Dict[str, Any]:
+    """A side of a diff as an onnxinspect/1 dict: a saved report (``.json``) or a model."""
+    with guarded(path):
+        if path.lower().endswith(".json"):
+            from .diff import load_report
+
+            return load_report(path)
+        from .api import inspect_model
+
+        report = inspect_model(path, layers=True)
+        for warning in report.warnings:
+            click.echo(f"onnxinspect: warning: {path}: {one_line(warning)}", err=True)
+        return report.to_dict()
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _batch(paths: Tuple[str, ...], fmt: str) -> NoReturn:
