@@ -134,10 +134,9 @@ def export(source, output, opset, seed, save_keras, force):
 @_common_verify_options
 def verify(model, keras_source, seed, device, batches, atol, rtol, fmt):
     """Run MODEL on onnxruntime and the Keras model on the same seeded inputs; compare."""
-    from .verify import format_result
-
     from .keras.export import load_keras
     from .pipeline import verify_keras
+    from .verify import format_result
 
     if not os.path.isfile(model):
         fail(UsageError(f"{model}: no such file"))
@@ -200,9 +199,9 @@ def _default_output(source: str) -> str:
 def pipeline_lines(result) -> list:
     """The one readable report of export-and-verify."""
     from onnxinspect.render import render_table
-    from .verify import format_result
 
     from .reconcile import format_reconciliation
+    from .verify import format_result
 
     exported = result.exported
     size = os.path.getsize(result.path) / 2 ** 20

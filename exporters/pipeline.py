@@ -12,10 +12,9 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from .verify import InputSpec, VerifyResult, verify
-
 from .keras.export import DEFAULT_OPSET, Exported, _input_name, export
 from .reconcile import Reconciliation, reconcile
+from .verify import InputSpec, VerifyResult, verify
 
 
 def keras_specs(model) -> List[InputSpec]:

@@ -11,6 +11,7 @@ import logging
 import os
 
 from onnxinspect.errors import InspectError
+
 from .verify import captured_fd2
 
 QUIET_ENV = {
@@ -33,7 +34,7 @@ def import_tensorflow():
     quiet_environment()
     try:
         with captured_fd2():
-            import tensorflow as tf
+            import tensorflow as tf  # noqa: I001  (TensorFlow first, then Keras on it)
             import keras  # noqa: F401  (imported here so its own import-time chatter is captured too)
     except ImportError as error:
         raise InspectError(f"TensorFlow/Keras is needed for this command ({error}); "

@@ -89,7 +89,8 @@ class Reconciliation:
                 "keras_non_trainable": self.keras_non_trainable, "onnx_params": self.onnx_params,
                 "totals_match": self.totals_match, "all_explained": self.all_explained,
                 "consistent": self.consistent,
-                "headline": self.headline(), "notes": self.layout_notes + self.notes, "layers": [r.to_dict() for r in self.rows]}
+                "headline": self.headline(), "notes": self.layout_notes + self.notes,
+                "layers": [r.to_dict() for r in self.rows]}
 
 
 def reconcile(keras_model, report) -> Reconciliation:
@@ -108,7 +109,7 @@ def reconcile(keras_model, report) -> Reconciliation:
         rows.append(row)
         by_name[layer.name] = row
     # BatchNormalization first: folding it changes the numbers of the layer before it
-    for layer, row in sorted(zip(layers, rows), key=lambda pair: pair[1].kind not in BATCH_NORM):
+    for layer, row in sorted(zip(layers, rows, strict=True), key=lambda pair: pair[1].kind not in BATCH_NORM):
         _explain(layer, row, by_name)
     for key, nodes in groups.items():  # nodes no Keras layer owns
         params = _params(nodes)

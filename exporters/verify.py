@@ -383,7 +383,7 @@ def verify(model: Union[str, bytes], specs: Sequence[InputSpec], reference: Refe
         if len(expected) != len(actual):
             raise VerifyError(f"the reference gives {len(expected)} outputs, the ONNX model {len(actual)}")
         comparisons = []
-        for name, ref, got in zip(names, expected, actual):
+        for name, ref, got in zip(names, expected, actual, strict=True):
             a, r = tolerance(np.asarray(ref).dtype.name, name, atol, rtol)
             comparisons.append(compare(name, ref, got, a, r))
         result.batches.append(BatchResult(batch, comparisons))

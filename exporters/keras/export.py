@@ -24,9 +24,9 @@ from typing import Callable, Dict, Optional
 import numpy as np
 
 from onnxinspect.errors import InspectError, first_line
-from ..verify import captured_fd2
 
 from ..quiet import import_tensorflow
+from ..verify import captured_fd2
 
 DEFAULT_OPSET = 17
 BATCH_DIM = "N"

@@ -35,7 +35,7 @@ def build_unet():
         if level < len(ENCODER) - 1:
             skips.append(x)
             x = layers.MaxPooling2D(pool_size=(2, 2))(x)
-    for (filters, rate), skip in zip(DECODER, reversed(skips)):
+    for (filters, rate), skip in zip(DECODER, reversed(skips), strict=True):
         up = layers.Conv2DTranspose(filters, (2, 2), strides=(2, 2), padding="same")(x)
         x = layers.concatenate([up, skip], axis=3)
         x = _conv_block(layers, filters, rate, x)
