@@ -28,8 +28,8 @@ def export_small(model, path, seed=1):
     """Seed ``model``'s weights, convert it, save it to ``path``; returns (path, report)."""
     import onnx
 
-    from onnxinspect.exporters.keras.export import randomize_weights, to_onnx
     from onnxinspect import inspect_model
+    from onnxinspect.exporters.keras.export import randomize_weights, to_onnx
 
     if seed is not None:
         randomize_weights(model, seed)

@@ -7,8 +7,8 @@ the inspector infers for the MatMul's input, Keras's kernel, and the reconciled 
 """
 
 import pytest
-
 from export_helpers import export_small, require_tensorflow
+
 from onnxinspect.exporters.pipeline import verify_keras
 from onnxinspect.exporters.reconcile import reconcile
 

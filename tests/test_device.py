@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
+from truth import make_model
 
 from onnxinspect.exporters import verify as v
-from truth import make_model
 
 ort = pytest.importorskip("onnxruntime")
 HAS_CUDA = v.CUDA in ort.get_available_providers()

@@ -13,13 +13,13 @@ import numpy as np
 import onnx
 import pytest
 from click.testing import CliRunner
-from onnx import numpy_helper
-
 from export_helpers import require_tensorflow
+from onnx import numpy_helper
+from truth import ort_shapes
+
 from onnxinspect import inspect_model
 from onnxinspect.cli import main
 from onnxinspect.dims import subs_dim
-from truth import ort_shapes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURE = os.path.join(ROOT, "fixtures", "unet.onnx")
@@ -146,7 +146,7 @@ def test_same_seed_gives_identical_bytes_and_another_seed_other_weights(unet):
     assert again.SerializeToString() == first
     other = export("unet", seed=1).onnx_model
     assert [n.op_type for n in other.graph.node] == [n.op_type for n in onnx.load(path).graph.node]
-    floats = [(a, b) for a, b in zip(other.graph.initializer, again.graph.initializer)
+    floats = [(a, b) for a, b in zip(other.graph.initializer, again.graph.initializer, strict=True)
               if a.data_type == onnx.TensorProto.FLOAT]
     assert len(floats) == 46 and all(a.raw_data != b.raw_data for a, b in floats)  # 23 kernels + biases
 
