@@ -29,8 +29,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from onnxinspect import inspect_model  # noqa: E402
 from run_onnx_tool import concrete_inputs  # noqa: E402
+
+from onnxinspect import inspect_model  # noqa: E402
 
 LIGHT = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light")
 DEFAULT_MODELS = [os.path.join(ROOT, "fixtures", "unet.onnx"), os.path.join(LIGHT, "light_resnet50.onnx")]

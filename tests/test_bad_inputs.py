@@ -12,9 +12,9 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+from truth import make_model, varint
 
 from onnxinspect import GraphError, InspectError, ModelLoadError, inspect_model
-from truth import make_model, varint
 
 F = TensorProto.FLOAT
 

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from onnx import TensorProto, helper, numpy_helper
+from truth import make_model, ort_shapes, our_shapes, random_feeds
 
 from onnxinspect import inspect_model
 from onnxinspect.cli import main
-from truth import make_model, ort_shapes, our_shapes, random_feeds
 
 F = TensorProto.FLOAT
 MS = "com.microsoft"
@@ -130,7 +130,8 @@ def test_layer_norm_flavours(axis):
 
 def test_attention_output_and_present():
     d, heads = 12, 3
-    model = contrib_model("Attention", [("x", F, [2, 5, d]), "W", "Bq", None, ("past", F, [2, 2, heads, 4, d // heads])],
+    model = contrib_model("Attention",
+                          [("x", F, [2, 5, d]), "W", "Bq", None, ("past", F, [2, 2, heads, 4, d // heads])],
                           ["y", "present"], [weight("W", (d, 3 * d)), weight("Bq", (3 * d,))], num_heads=heads)
     node = check_against_ort(model).node("node")
     assert node.params == d * 3 * d + 3 * d

@@ -4,10 +4,10 @@ parameters and costs against hand counts of the bodies."""
 import numpy as np
 import pytest
 from onnx import AttributeProto, TensorProto, helper, numpy_helper
+from truth import make_model, onnx_shapes, ort_shapes, our_shapes, random_feeds
 
 from onnxinspect import InspectError, inspect_model
 from onnxinspect.report import iter_nodes
-from truth import make_model, onnx_shapes, ort_shapes, our_shapes, random_feeds
 
 F = TensorProto.FLOAT
 
@@ -24,7 +24,7 @@ def graph(nodes, inputs, outputs, initializers=(), name="body"):
 def compatible(ours, actual):
     """Our shape fits the actual one: same rank, every known dim equal."""
     return ours is not None and len(ours) == len(actual) and all(
-        o is None or o == a for o, a in zip(ours, actual))
+        o is None or o == a for o, a in zip(ours, actual, strict=True))
 
 
 def if_model(cond_initializer=None):
@@ -294,7 +294,7 @@ def test_onnx_reference_cases_with_control_flow_or_functions():
     assert len(cases) > 20
     for case in cases:
         report = inspect_model(case.model)
-        for mine, value in zip([t.shape for t in report.outputs], case.data_sets[0][1]):
+        for mine, value in zip([t.shape for t in report.outputs], case.data_sets[0][1], strict=True):
             if isinstance(value, (list, dict)):
                 continue  # a sequence or map output: no tensor shape
             truth = np.asarray(value).shape

@@ -18,7 +18,8 @@ from onnxinspect import inspect_model
 from onnxinspect.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_spec = importlib.util.spec_from_file_location("external_data_bench", os.path.join(ROOT, "benchmarks", "external_data.py"))
+_spec = importlib.util.spec_from_file_location("external_data_bench",
+                                               os.path.join(ROOT, "benchmarks", "external_data.py"))
 bench = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench)
 

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from onnx import TensorProto, helper, numpy_helper
+from truth import make_model, ort_shapes, random_feeds
 
 from onnxinspect import inspect_model
+from onnxinspect.analyse.layers import group_layers
 from onnxinspect.cli import main
 from onnxinspect.dims import sym
-from onnxinspect.analyse.layers import group_layers
-from truth import make_model, ort_shapes, random_feeds
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UNET = os.path.join(ROOT, "fixtures", "unet.onnx")

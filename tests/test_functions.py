@@ -5,10 +5,10 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, inliner, numpy_helper
+from truth import ort_shapes, our_shapes, random_feeds
 
 from onnxinspect import InspectError, inspect_model
 from onnxinspect.report import iter_nodes
-from truth import ort_shapes, our_shapes, random_feeds
 
 F = TensorProto.FLOAT
 LOCAL = "local.fn"

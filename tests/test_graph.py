@@ -4,10 +4,10 @@ topological order even when the file lists nodes out of order, and cycles named.
 import networkx as nx
 import pytest
 from onnx import TensorProto, helper
+from truth import make_model
 
 from onnxinspect import GraphError, inspect_model
 from onnxinspect.graph import build_graph
-from truth import make_model
 
 F = TensorProto.FLOAT
 

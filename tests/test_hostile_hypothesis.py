@@ -18,9 +18,9 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_bad_inputs import conv_model
 
 from onnxinspect.cli import main
-from test_bad_inputs import conv_model
 
 LIGHT = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light")
 SEEDS = {

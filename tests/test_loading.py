@@ -8,12 +8,12 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+from truth import make_model, varint
 
 from onnxinspect import inspect_model
 from onnxinspect.load import load_model
 from onnxinspect.load.payload import ELIDED_KEY, is_elided, strip_model, strip_payloads
 from onnxinspect.tensors import FOLD_LIMIT
-from truth import make_model, varint
 
 
 def _model_with_weights():

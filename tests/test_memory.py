@@ -8,10 +8,10 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
+from truth import make_model, random_feeds
 
 from onnxinspect import inspect_model
 from onnxinspect.dims import sym
-from truth import make_model, random_feeds
 
 F = TensorProto.FLOAT
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -158,7 +158,7 @@ def _ort_nbytes(model, feeds):
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     session = ort.InferenceSession(exposed.SerializeToString(), options, providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
-    return {n: np.asarray(v).nbytes for n, v in zip(names, session.run(names, feeds))}
+    return {n: np.asarray(v).nbytes for n, v in zip(names, session.run(names, feeds), strict=True)}
 
 
 def _check_against_ort(model, shapes):

@@ -13,10 +13,10 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+from truth import make_model, ort_shapes, random_feeds
 
 from onnxinspect import inspect_model
 from onnxinspect.render import render_table
-from truth import make_model, ort_shapes, random_feeds
 
 F = TensorProto.FLOAT
 LIGHT = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light")

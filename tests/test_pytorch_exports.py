@@ -15,13 +15,13 @@ import onnx
 import pytest
 from click.testing import CliRunner
 from onnx import numpy_helper
+from truth import check
 
 from onnxinspect import inspect_model
 from onnxinspect.analyse.check import compare_with_onnx
+from onnxinspect.analyse.layers import group_layers
 from onnxinspect.cli import main
 from onnxinspect.dims import is_int, subs_dim, sum_dims
-from onnxinspect.analyse.layers import group_layers
-from truth import check
 
 HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "pytorch")
 with open(os.path.join(HERE, "expected.json")) as f:

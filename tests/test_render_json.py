@@ -13,10 +13,10 @@ import os
 import onnx
 import pytest
 from onnx import TensorProto, helper
+from truth import make_model
 
 from onnxinspect import inspect_model
 from onnxinspect.render.json import render_json
-from truth import make_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data")

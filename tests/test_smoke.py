@@ -2,9 +2,9 @@
 
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
+from truth import make_model, ort_shapes, our_shapes, random_feeds
 
 from onnxinspect import inspect_model
-from truth import make_model, ort_shapes, our_shapes, random_feeds
 
 
 def test_conv_relu_shapes_and_params_match_ort_and_formula():

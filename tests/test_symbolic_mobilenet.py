@@ -13,11 +13,11 @@ from types import SimpleNamespace
 
 import onnx
 import pytest
-
 from export_helpers import require_tensorflow
+from truth import check, node_of
+
 from onnxinspect import inspect_model
 from onnxinspect.dims import Expr, FloorDiv, Symbol, floordiv, sym
-from truth import check, node_of
 
 pytestmark = pytest.mark.tensorflow
 
@@ -53,7 +53,7 @@ def _name_dims(proto) -> None:
     """tf2onnx names the dynamic dims ``unk__<counter>`` (the counter depends on what ran
     before in the process): call the input's N, H, W and the output's batch N."""
     (image,) = [vi for vi in proto.graph.input if vi.name == INPUT]
-    for dim, name in zip(image.type.tensor_type.shape.dim, SYMBOLS):
+    for dim, name in zip(image.type.tensor_type.shape.dim, SYMBOLS, strict=False):
         assert dim.dim_param, f"input dim {name} is not dynamic"
         dim.dim_param = name
     for vi in proto.graph.output:
@@ -114,7 +114,7 @@ def test_onnxruntime_symbolic_shape_infer_keeps_the_floors_nested(mobilenet):
               for vi in inferred.graph.value_info}[mobilenet.deepest.name]
     ours = [str(d) for d in mobilenet.deepest.shape]
     assert theirs[:2] == ["N", 1280]
-    for mine, other in zip(ours[2:], theirs[2:]):
+    for mine, other in zip(ours[2:], theirs[2:], strict=True):
         assert mine.count("floor(") == 1
         assert other.count("floor(") > 1 and len(other) > len(mine), (ours, theirs)
 

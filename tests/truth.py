@@ -44,7 +44,7 @@ def ort_values(model: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> Dict[
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     session = ort.InferenceSession(exposed.SerializeToString(), options, providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
-    return dict(zip(names, (np.asarray(v) for v in session.run(names, dict(feeds)))))
+    return dict(zip(names, (np.asarray(v) for v in session.run(names, dict(feeds))), strict=True))
 
 
 def ort_shapes(model: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> Dict[str, tuple]:
@@ -143,12 +143,12 @@ def check(model, bindings: Optional[Mapping[str, int]] = None, feeds=None, data_
         got = tuple(subs_dim(d, bindings) for d in info.shape)
         if name in data_dependent:
             assert len(got) == len(shape), f"{name}: ours {info.shape}, ORT {shape}"
-            got = tuple(a if g is None else g for g, a in zip(got, shape))
+            got = tuple(a if g is None else g for g, a in zip(got, shape, strict=True))
         assert got == shape, f"{name}: ours {info.shape} -> {got}, ORT {shape}"
         expected = inferred.get(name)
         if expected is not None:
             assert len(expected) == len(info.shape), f"{name}: onnx {expected}, ours {info.shape}"
-            for mine, theirs in zip(info.shape, expected):
+            for mine, theirs in zip(info.shape, expected, strict=True):
                 if isinstance(theirs, int) or (compare_symbols and theirs is not None
                                                and not str(theirs).startswith("unk__")):
                     assert (mine if isinstance(mine, int) else str(mine)) == theirs, \

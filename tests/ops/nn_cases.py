@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import onnx
 from onnx import TensorProto, numpy_helper
-
 from truth import check, make_model, node_of  # noqa: F401  (re-exported for the tests)
 
 

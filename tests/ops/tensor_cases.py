@@ -11,9 +11,8 @@ from typing import Iterable, Mapping, Optional
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
-
 import truth
+from onnx import TensorProto, helper, numpy_helper
 from truth import concrete_shapes, make_model, node_of, ort_values  # noqa: F401  (re-exported)
 
 F, I64, B = TensorProto.FLOAT, TensorProto.INT64, TensorProto.BOOL

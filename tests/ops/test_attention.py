@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 from onnx import TensorProto, helper
+from truth import check, make_model
 
 from onnxinspect import inspect_model
-from truth import check, make_model
 
 F = TensorProto.FLOAT
 

@@ -2,10 +2,10 @@
 parameter count against the article's formula ``(k·k·Cin/group + 1)·Cout``."""
 
 import pytest
-from hypothesis import given, settings, strategies as st
-from onnx import helper
-
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from nn_cases import F, build, check, init, node_of
+from onnx import helper
 
 CONV_CASES = {
     # id: (input shape, weight shape, attributes, bias)
@@ -51,7 +51,7 @@ def test_conv_symbolic_dims_substitute_to_ort(case):
     x, w, attrs, bias = CONV_CASES[case]
     names = ["N", "C", "D", "H", "W"]
     symbolic = ["N", x[1]] + names[5 - (len(x) - 2):]
-    bindings = {name: size for name, size in zip(symbolic, x) if isinstance(name, str)}
+    bindings = {name: size for name, size in zip(symbolic, x, strict=True) if isinstance(name, str)}
     check(_conv_model(x, w, attrs, bias, shape=symbolic), bindings)
 
 
@@ -65,7 +65,8 @@ def test_stride2_conv_on_symbolic_height_is_a_floor_expression():
 TRANSPOSE_CASES = {
     "k2_s2": ((1, 8, 5, 6), (8, 4, 2, 2), dict(strides=[2, 2]), True),
     "k3_s2_pad1": ((1, 8, 5, 6), (8, 4, 3, 3), dict(strides=[2, 2], pads=[1, 1, 1, 1]), True),
-    "output_padding": ((1, 8, 5, 6), (8, 4, 3, 3), dict(strides=[2, 2], pads=[1, 1, 1, 1], output_padding=[1, 1]), True),
+    "output_padding": ((1, 8, 5, 6), (8, 4, 3, 3),
+                       dict(strides=[2, 2], pads=[1, 1, 1, 1], output_padding=[1, 1]), True),
     "output_shape": ((1, 8, 5, 6), (8, 4, 3, 3), dict(strides=[2, 2], output_shape=[10, 12]), False),
     "dilation": ((1, 4, 5, 5), (4, 2, 3, 3), dict(dilations=[2, 2]), True),
     "groups": ((1, 4, 5, 5), (4, 3, 3, 3), dict(group=2, strides=[2, 1]), True),
@@ -92,7 +93,7 @@ def test_conv_transpose_shapes_match_ort_and_onnx(x, w, attrs, bias):
 def test_conv_transpose_symbolic_dims_substitute_to_ort(case):
     x, w, attrs, bias = TRANSPOSE_CASES[case]
     symbolic = ["N", x[1]] + ["H", "W"][2 - (len(x) - 2):]
-    bindings = {name: size for name, size in zip(symbolic, x) if isinstance(name, str)}
+    bindings = {name: size for name, size in zip(symbolic, x, strict=True) if isinstance(name, str)}
     check(_conv_model(x, w, attrs, bias, op="ConvTranspose", shape=symbolic), bindings)
 
 

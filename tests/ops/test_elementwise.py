@@ -6,8 +6,7 @@ of inputs, three for Softmax, none for data movement)."""
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
-
-from tensor_cases import B, F, I64, build, check, const, single
+from tensor_cases import I64, B, F, build, check, const, single
 
 BROADCAST = {
     "same": ([2, 3], [2, 3]),

@@ -12,11 +12,11 @@ import numpy as np
 import onnx
 import pytest
 from onnx import helper, numpy_helper
+from tensor_cases import F, build, check, concrete_shapes, const, ort_values
+from truth import random_feeds
 
 from onnxinspect import inspect_model
 from onnxinspect.dims import subs_dim
-from tensor_cases import F, build, check, concrete_shapes, const, ort_values
-from truth import random_feeds
 
 N = helper.make_node
 

@@ -3,9 +3,8 @@ shapes against onnxruntime and onnx.shape_inference; Gemm parameters ``(K + 1)·
 
 import numpy as np
 import pytest
-from onnx import TensorProto, helper, numpy_helper
-
 from nn_cases import F, build, check, init, node_of
+from onnx import TensorProto, helper, numpy_helper
 
 GEMM_CASES = {
     # id: (A shape, B shape, C shape or None, attributes)
@@ -126,7 +125,7 @@ EINSUM_CASES = {
 def test_einsum_shapes_match_ort_numpy_and_onnx(equation, shapes):
     names = [f"x{i}" for i in range(len(shapes))]
     model = build([helper.make_node("Einsum", names, ["y"], equation=equation)],
-                  [(n, F, s) for n, s in zip(names, shapes)], opset=12)
+                  [(n, F, s) for n, s in zip(names, shapes, strict=True)], opset=12)
     node = node_of(check(model), "Einsum")
     assert node.outputs[0].shape == np.einsum(equation.replace(" ", ""), *[np.zeros(s) for s in shapes]).shape
 

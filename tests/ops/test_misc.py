@@ -5,13 +5,12 @@ import warnings
 
 import numpy as np
 import pytest
+from nn_cases import F, build, check, node_of
 from onnx import TensorProto, helper
+from truth import make_model, ort_shapes, random_feeds
 
 from onnxinspect import inspect_model
 from onnxinspect.dims import subs_dim
-
-from nn_cases import F, build, check, node_of
-from truth import make_model, ort_shapes, random_feeds
 
 MISC_OPS = {"LpNormalization", "Det", "OptionalHasElement", "OptionalGetElement"}
 
@@ -89,7 +88,7 @@ def test_node_cases_collected():
 def test_onnx_node_cases(model, outputs):
     """Tensor results exact; an optional's element (not a tensor to us) stays unknown."""
     report = inspect_model(model)
-    for graph_output, ours, truth in zip(model.graph.output, report.outputs, outputs):
+    for graph_output, ours, truth in zip(model.graph.output, report.outputs, outputs, strict=True):
         if graph_output.type.HasField("tensor_type") and isinstance(truth, (np.ndarray, np.generic)):
             feeding = next(n for n in model.graph.node if graph_output.name in n.output)
             from_optional = feeding.op_type == "OptionalGetElement" and not model.graph.input[0].type.HasField(

@@ -4,11 +4,11 @@ unknown shapes giving unknown cost, never 0."""
 
 import numpy as np
 import pytest
+from nn_cases import F, build, check, init, node_of
 from onnx import helper, numpy_helper
 
 from onnxinspect import inspect_model
 from onnxinspect.dims import subs_dim
-from nn_cases import F, build, check, init, node_of
 
 
 def _cost(nodes, x, inits=(), bindings=None, op=None):
@@ -91,7 +91,8 @@ def test_batch_norm_inference_two_flops_per_element():
 
 
 def test_unknown_input_shape_gives_unknown_cost_not_zero():
-    for node in (helper.make_node("Conv", ["x", "w"], ["y"]), helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2]),
+    for node in (helper.make_node("Conv", ["x", "w"], ["y"]),
+                 helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2]),
                  helper.make_node("GlobalAveragePool", ["x"], ["y"]), helper.make_node("MatMul", ["x", "w"], ["y"])):
         w = (3, 2, 3, 3) if node.op_type == "Conv" else (4, 4)
         model = build([node], [("x", F, None)], [init("w", w)] if "w" in node.input else [])

@@ -59,7 +59,7 @@ def _with_constant_inputs(model, inputs):
     out = onnx.ModelProto()
     out.CopyFrom(model)
     kept = []
-    for vi, value in zip(list(out.graph.input), inputs):
+    for vi, value in zip(list(out.graph.input), inputs, strict=True):
         value = np.asarray(value) if isinstance(value, (np.ndarray, np.generic)) else None
         if value is not None and value.dtype.kind not in "OUS" and (
                 value.size <= 8 or value.dtype.kind in "iub" and value.size <= 4096):
@@ -77,15 +77,15 @@ def test_the_families_have_node_cases():
 
 @pytest.mark.parametrize("model,inputs,expected", CASES)
 def test_onnx_node_cases(model, inputs, expected):
-    for outcome, truth in zip(inspect_model(model).outputs, expected):
+    for outcome, truth in zip(inspect_model(model).outputs, expected, strict=True):
         if outcome.shape is not None:
             assert len(outcome.shape) == len(truth)
-            assert all(d is None or d == t for d, t in zip(outcome.shape, truth)), (outcome.shape, truth)
+            assert all(d is None or d == t for d, t in zip(outcome.shape, truth, strict=True)), (outcome.shape, truth)
     report = inspect_model(_with_constant_inputs(model, inputs))
     data_dependent = any(n.op_type in DATA_DEPENDENT for n in report.nodes)
-    for outcome, truth in zip(report.outputs, expected):
+    for outcome, truth in zip(report.outputs, expected, strict=True):
         assert outcome.shape is not None, f"{outcome.name}: no shape, reference {truth}"
         if data_dependent:
-            assert all(d is None or d == t for d, t in zip(outcome.shape, truth)), (outcome.shape, truth)
+            assert all(d is None or d == t for d, t in zip(outcome.shape, truth, strict=True)), (outcome.shape, truth)
         else:
             assert tuple(outcome.shape) == truth

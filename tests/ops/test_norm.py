@@ -3,11 +3,10 @@ LRN, MeanVarianceNormalization) against onnxruntime and onnx.shape_inference."""
 
 import numpy as np
 import pytest
+from nn_cases import F, build, check, init, node_of
 from onnx import TensorProto, helper, numpy_helper
 
 from onnxinspect.dims import subs_dim
-
-from nn_cases import F, build, check, init, node_of
 
 
 def _bn(x, opset=15, outputs=("y",), **attrs):

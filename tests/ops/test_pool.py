@@ -3,17 +3,18 @@ MaxRoiPool) against onnxruntime and onnx.shape_inference."""
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
-from onnx import TensorProto, helper, numpy_helper
-
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from nn_cases import F, build, check, node_of
+from onnx import TensorProto, helper, numpy_helper
 
 POOL_CASES = {
     # id: (op, input shape, attributes, opset)
     "max_2x2": ("MaxPool", (1, 3, 8, 9), dict(kernel_shape=[2, 2], strides=[2, 2]), 17),
     "max_3x3_s2_pad1": ("MaxPool", (1, 3, 9, 10), dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]), 17),
     "max_ceil": ("MaxPool", (1, 2, 9, 10), dict(kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1), 17),
-    "max_ceil_drops_window_in_pad": ("MaxPool", (1, 2, 5, 5), dict(kernel_shape=[2, 2], strides=[2, 2], pads=[1, 1, 1, 1], ceil_mode=1), 22),
+    "max_ceil_drops_window_in_pad": ("MaxPool", (1, 2, 5, 5),
+                                     dict(kernel_shape=[2, 2], strides=[2, 2], pads=[1, 1, 1, 1], ceil_mode=1), 22),
     "max_dilation": ("MaxPool", (1, 2, 11, 12), dict(kernel_shape=[3, 2], dilations=[2, 3], strides=[1, 2]), 17),
     "max_same_upper": ("MaxPool", (1, 2, 7, 8), dict(kernel_shape=[3, 3], strides=[2, 2], auto_pad="SAME_UPPER"), 17),
     "max_same_lower": ("MaxPool", (1, 2, 7, 8), dict(kernel_shape=[2, 2], strides=[2, 3], auto_pad="SAME_LOWER"), 17),
@@ -21,12 +22,14 @@ POOL_CASES = {
     "max_1d": ("MaxPool", (2, 3, 15), dict(kernel_shape=[3], strides=[2], pads=[1, 0]), 17),
     "max_3d": ("MaxPool", (1, 2, 6, 7, 8), dict(kernel_shape=[2, 2, 3], strides=[2, 2, 2]), 17),
     "avg_2x2": ("AveragePool", (1, 3, 8, 9), dict(kernel_shape=[2, 2], strides=[2, 2]), 17),
-    "avg_pad_count": ("AveragePool", (1, 3, 7, 7), dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1], count_include_pad=1), 17),
+    "avg_pad_count": ("AveragePool", (1, 3, 7, 7),
+                      dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1], count_include_pad=1), 17),
     "avg_ceil": ("AveragePool", (1, 3, 7, 8), dict(kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1), 17),
     "avg_dilation": ("AveragePool", (1, 3, 11, 11), dict(kernel_shape=[2, 2], dilations=[2, 2]), 19),
     "avg_same": ("AveragePool", (1, 3, 7, 8), dict(kernel_shape=[3, 3], strides=[2, 2], auto_pad="SAME_UPPER"), 17),
     "avg_1d": ("AveragePool", (2, 3, 15), dict(kernel_shape=[4], strides=[3]), 17),
-    "avg_3d": ("AveragePool", (1, 2, 6, 7, 8), dict(kernel_shape=[3, 3, 3], pads=[1, 1, 1, 1, 1, 1], strides=[2, 2, 2]), 17),
+    "avg_3d": ("AveragePool", (1, 2, 6, 7, 8),
+               dict(kernel_shape=[3, 3, 3], pads=[1, 1, 1, 1, 1, 1], strides=[2, 2, 2]), 17),
     "lp_2x2": ("LpPool", (1, 3, 8, 9), dict(kernel_shape=[2, 2], strides=[2, 2], p=2), 17),
     "lp_ceil": ("LpPool", (1, 3, 9, 9), dict(kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1), 18),
     "lp_dilation": ("LpPool", (1, 3, 9, 9), dict(kernel_shape=[2, 2], dilations=[2, 2], p=3), 18),
@@ -56,7 +59,7 @@ def test_max_pool_indices_output_is_int64_and_matches(case):
 def test_pool_symbolic_dims_substitute_to_ort(case):
     op, x, attrs, opset = POOL_CASES[case]
     symbolic = ["N", x[1]] + ["D", "H", "W"][3 - (len(x) - 2):]
-    bindings = {name: size for name, size in zip(symbolic, x) if isinstance(name, str)}
+    bindings = {name: size for name, size in zip(symbolic, x, strict=True) if isinstance(name, str)}
     check(_model(op, x, attrs, opset, shape=symbolic), bindings)
 
 
@@ -128,8 +131,9 @@ def test_random_pool_1d_matches_ort(k, s, d, data, op, ceil_mode):
 
 
 def test_dilated_same_pool_follows_the_spec_and_warns_that_onnxruntime_differs():
-    from onnxinspect import inspect_model
     from truth import onnx_shapes
+
+    from onnxinspect import inspect_model
 
     model = _model("MaxPool", (1, 2, 7), dict(kernel_shape=[3], dilations=[2], auto_pad="SAME_UPPER"), 22)
     report = inspect_model(model)

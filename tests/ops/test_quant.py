@@ -4,9 +4,8 @@ scales and zero points never, and the float Conv after a DequantizeLinear counts
 
 import numpy as np
 import pytest
-from onnx import TensorProto, helper, numpy_helper
-
 from nn_cases import F, build, check, init, node_of
+from onnx import TensorProto, helper, numpy_helper
 
 
 def arr(name, value, dtype):

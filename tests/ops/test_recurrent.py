@@ -8,19 +8,18 @@ import warnings
 import numpy as np
 import onnx
 import pytest
+from export_helpers import export_small, require_tensorflow
+from nn_cases import F, build, check, init, node_of
 from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
+from truth import onnx_shapes, ort_shapes, random_feeds
 
 from onnxinspect import inspect_model
 from onnxinspect.dims import subs_dim
 
-from export_helpers import export_small, require_tensorflow
-from nn_cases import F, build, check, init, node_of
-from truth import onnx_shapes, ort_shapes, random_feeds
-
 GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
 UPDATE = {"RNN": 0, "GRU": 5, "LSTM": 5}   # state-update FLOPs per hidden unit
-I, H = 3, 4
+I, H = 3, 4  # noqa: E741  (the ONNX spec's names: input size, hidden size)
 OPTIONALS = ["bare", "bias", "all", "gaps"]
 
 
@@ -84,9 +83,9 @@ def _reference_check(model, bindings=None):
     names = [o.name for o in node.outputs]
     actual = ReferenceEvaluator(model).run(names, random_feeds(model, concrete))
     inferred = onnx_shapes(model)
-    for info, value in zip(node.outputs, actual):
+    for info, value in zip(node.outputs, actual, strict=True):
         assert tuple(subs_dim(d, bindings) for d in info.shape) == value.shape, info.name
-        for ours, theirs in zip(info.shape, inferred.get(info.name) or ()):
+        for ours, theirs in zip(info.shape, inferred.get(info.name) or (), strict=False):
             if theirs is not None and not str(theirs).startswith("unk__"):
                 assert (ours if isinstance(ours, int) else str(ours)) == theirs, info.name
     return report
@@ -191,13 +190,13 @@ def test_onnx_node_cases(model, data):
     frozen = onnx.ModelProto()
     frozen.CopyFrom(model)
     kept = [vi for vi in frozen.graph.input if vi.name not in weights]
-    for vi, value in zip(model.graph.input, inputs):
+    for vi, value in zip(model.graph.input, inputs, strict=True):
         if vi.name in weights:
             frozen.graph.initializer.append(numpy_helper.from_array(np.asarray(value), vi.name))
     del frozen.graph.input[:]
     frozen.graph.input.extend(kept)
     report = inspect_model(frozen)
-    expected = sum(np.asarray(v).size for vi, v in zip(model.graph.input, inputs) if vi.name in weights)
+    expected = sum(np.asarray(v).size for vi, v in zip(model.graph.input, inputs, strict=True) if vi.name in weights)
     assert report.nodes[0].params == expected > 0
     assert [o.shape for o in report.outputs] == [tuple(np.asarray(v).shape) for v in outputs]
 

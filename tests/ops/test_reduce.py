@@ -5,7 +5,6 @@ documented convention of one per input element."""
 import numpy as np
 import pytest
 from onnx import helper
-
 from tensor_cases import F, build, check, const
 
 REDUCE = ("ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1",

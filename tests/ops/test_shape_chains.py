@@ -6,7 +6,6 @@ tensor's symbolic shape, substituted, must equal onnxruntime's at two batch size
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from onnx import helper
-
 from tensor_cases import F, build, check, const
 
 N = helper.make_node

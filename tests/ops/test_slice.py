@@ -5,10 +5,10 @@ symbolic answer for a dynamic axis against the same slice of concrete axes."""
 import numpy as np
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from tensor_cases import F, check, const, single
 
 from onnxinspect.dims import subs_dim, sym
 from onnxinspect.ops.gather import slice_length
-from tensor_cases import F, check, const, single
 
 SENTINELS = [2 ** 31 - 1, 2 ** 63 - 1, -(2 ** 31), -(2 ** 63)]
 BOUND = st.one_of(st.integers(-12, 12), st.sampled_from(SENTINELS))
@@ -45,9 +45,9 @@ def test_negative_step_from_int_max_follows_the_spec():
     """The case onnxruntime reads differently: our length is onnx's (shape inference and
     the reference implementation)."""
     from onnx.reference import ReferenceEvaluator
+    from truth import onnx_shapes
 
     from onnxinspect import inspect_model
-    from truth import onnx_shapes
 
     model = single("Slice", [("x", F, [5])], ["x", "s", "e", "a", "p"], ["y"],
                    [const("s", [2]), const("e", [2 ** 31 - 1]), const("a", [0]), const("p", [-1])])

@@ -5,8 +5,7 @@ the same models against what the ops are (no weights, no arithmetic)."""
 import numpy as np
 import pytest
 from onnx import helper
-
-from tensor_cases import B, F, I64, build, check, const, node_of, single
+from tensor_cases import I64, B, F, build, check, const, node_of, single
 
 X = ("x", F, [2, 3, 4, 5])
 
