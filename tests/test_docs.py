@@ -38,7 +38,8 @@ from onnxinspect.cli import main
 from onnxinspect.ops import registry
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PAGES = ["README.md", "CHANGELOG.md"] + sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "docs", "*.md")))
+PAGES = ["README.md", "CHANGELOG.md"] + sorted(
+    os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "docs", "*.md")))
 UNET = "fixtures/unet.onnx"
 FENCE = re.compile(r"^( *)```([\w-]*)\n(.*?)^\1```", re.M | re.S)
 TF_COMMANDS = ("export", "verify", "export-and-verify")
