@@ -5,6 +5,8 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
+# tools/: the sample-model generators the docs use, shared with the tests
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
 
 # Marker -> the modules a test so marked imports.  A marked test is skipped, not failed,
 # where one is missing: `python -m pytest` runs the core suite in a venv with .[test-core]

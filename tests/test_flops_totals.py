@@ -10,11 +10,11 @@ import json
 import os
 import sys
 
+import make_sample_models
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from onnx import TensorProto, helper, numpy_helper
-from truth import make_model, ort_shapes, random_feeds
+from truth import ort_shapes, random_feeds
 
 from onnxinspect import inspect_model
 from onnxinspect.analyse.layers import group_layers
@@ -27,27 +27,8 @@ needs_unet = pytest.mark.skipif(not os.path.exists(UNET), reason="fixtures/unet.
 
 
 def classic_cnn(batch="N", mystery=False):
-    """Conv(8, 3x3) -> Relu -> MaxPool 2 -> Conv(16, 3x3) -> Relu -> MaxPool 2 -> Flatten -> Gemm(10),
-    on 28x28x1; ``mystery`` puts an op nobody knows between the second Relu and pool."""
-    rng = np.random.default_rng(0)
-    init = [numpy_helper.from_array(rng.standard_normal(s).astype(np.float32), n) for n, s in
-            [("w1", (8, 1, 3, 3)), ("b1", (8,)), ("w2", (16, 8, 3, 3)), ("b2", (16,)),
-             ("fc_w", (10, 400)), ("fc_b", (10,))]]
-    r2 = "m" if mystery else "r2"
-    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="conv1"),
-             helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
-             helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2], name="pool1"),
-             helper.make_node("Conv", ["p1", "w2", "b2"], ["c2"], name="conv2"),
-             helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
-             helper.make_node("MaxPool", [r2], ["p2"], kernel_shape=[2, 2], strides=[2, 2], name="pool2"),
-             helper.make_node("Flatten", ["p2"], ["f"], name="flatten"),
-             helper.make_node("Gemm", ["f", "fc_w", "fc_b"], ["y"], transB=1, name="fc")]
-    domains = None
-    if mystery:
-        nodes.insert(5, helper.make_node("Mystery", ["r2"], ["m"], name="mystery", domain="example.org"))
-        domains = {"example.org": 1}
-    return make_model(nodes, [("x", TensorProto.FLOAT, [batch, 1, 28, 28])], [("y", TensorProto.FLOAT, None)],
-                      init, domains=domains)
+    """The classic CNN of tools/make_sample_models.py (the docs' sample model)."""
+    return make_sample_models.classic_cnn(mystery=mystery, batch=batch)
 
 
 # Per sample, by hand: 28 -conv3-> 26 -pool2-> 13 -conv3-> 11 -pool2-> 5; 16·5·5 = 400 inputs to fc.

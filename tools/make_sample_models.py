@@ -24,10 +24,11 @@ def _model(graph: onnx.GraphProto, domains=None) -> onnx.ModelProto:
     return model
 
 
-def classic_cnn(mystery: bool = False) -> onnx.ModelProto:
+def classic_cnn(mystery: bool = False, batch="N") -> onnx.ModelProto:
     """Conv(8, 3x3) -> Relu -> MaxPool 2 -> Conv(16, 3x3) -> Relu -> MaxPool 2 -> Flatten ->
-    Gemm(10) on a (N, 1, 28, 28) input: the article's Conv/Pool/Flatten/Dense CNN.
-    ``mystery`` puts an op nobody has a rule for between the second Relu and its pool."""
+    Gemm(10) on a (batch, 1, 28, 28) input: the article's Conv/Pool/Flatten/Dense CNN.
+    ``mystery`` puts an op nobody has a rule for between the second Relu and its pool.
+    (The tests build their classic CNN here too.)"""
     rng = np.random.default_rng(0)
     weights = [numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), name) for name, shape in
                [("w1", (8, 1, 3, 3)), ("b1", (8,)), ("w2", (16, 8, 3, 3)), ("b2", (16,)),
@@ -43,7 +44,7 @@ def classic_cnn(mystery: bool = False) -> onnx.ModelProto:
              helper.make_node("Gemm", ["f", "fc_w", "fc_b"], ["y"], transB=1, name="fc")]
     if mystery:
         nodes.insert(5, helper.make_node("Mystery", ["r2"], ["m"], name="mystery", domain="example.org"))
-    graph = helper.make_graph(nodes, "classic_cnn", [helper.make_tensor_value_info("x", F, ["N", 1, 28, 28])],
+    graph = helper.make_graph(nodes, "classic_cnn", [helper.make_tensor_value_info("x", F, [batch, 1, 28, 28])],
                               [helper.make_tensor_value_info("y", F, None)], weights)
     return _model(graph, ["example.org"] if mystery else None)
 
