@@ -267,8 +267,8 @@ def diff_command(before: str, after: str, fmt: str, by: str, dim_specs: Tuple[st
     from .render.diff import render_diff
 
     with gc_paused():
-        sides = [_load_side(path) for path in (before, after)]
-    with guarded(after):
+        sides = [_load_side(path, layers=by == "layer") for path in (before, after)]
+    with guarded(after), gc_paused():
         diff = diff_reports(sides[0], sides[1], by=by, bindings=dims, labels=(before, after))
         text = render_diff(diff, fmt)
         failures: List[str] = []
@@ -280,7 +280,7 @@ def diff_command(before: str, after: str, fmt: str, by: str, dim_specs: Tuple[st
     _report_failures(failures)
 
 
-def _load_side(path: str) -> Dict[str, Any]:
+def _load_side(path: str, layers: bool) -> Dict[str, Any]:
     """A side of a diff as an onnxinspect/1 dict: a saved report (``.json``) or a model."""
     with guarded(path):
         if path.lower().endswith(".json"):
@@ -289,7 +289,7 @@ def _load_side(path: str) -> Dict[str, Any]:
             return load_report(path)
         from .api import inspect_model
 
-        report = inspect_model(path, layers=True)
+        report = inspect_model(path, layers=layers)
         for warning in report.warnings:
             click.echo(f"onnxinspect: warning: {path}: {one_line(warning)}", err=True)
         return report.to_dict()

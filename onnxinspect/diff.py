@@ -170,6 +170,9 @@ class _Parser:
         raise ValueError(f"unexpected {text!r}")
 
 
+_PARSED: Dict[str, KnownDim] = {}   # text -> its dim: 20,000 nodes print a few hundred distinct costs
+
+
 def parse_dim(value: Any) -> Dim:
     """A figure of the JSON contract as a dim: int -> int, None -> None, a string ->
     the dims.Expr it is the text of.  Raises ValueError on anything else."""
@@ -177,7 +180,13 @@ def parse_dim(value: Any) -> Dim:
         return value
     if isinstance(value, bool) or not isinstance(value, str) or len(value) > _MAX_TEXT:
         raise ValueError(f"not a dimension: {value!r}"[:80])
-    return _Parser(value).parse()
+    parsed = _PARSED.get(value)
+    if parsed is None:
+        parsed = _Parser(value).parse()
+        if len(_PARSED) > 100_000:
+            _PARSED.clear()
+        _PARSED[value] = parsed
+    return parsed
 
 
 def evaluate(d: Dim, bindings: Mapping[str, int]) -> Dim:
@@ -233,11 +242,12 @@ def load_report(path: str) -> ReportDict:
         raise ReportFormatError(f"cannot read the report ({exc.strerror or exc})", path) from None
     except (ValueError, RecursionError) as exc:
         raise ReportFormatError(f"not a JSON report ({str(exc)[:80]})", path) from None
-    return validate_report(data, path)
+    return validate_report(data, path, deep=True)
 
 
-def validate_report(data: Any, path: Optional[str] = None) -> ReportDict:
-    """``data`` if it has the shape of an "onnxinspect/1" report, else ReportFormatError."""
+def validate_report(data: Any, path: Optional[str] = None, deep: bool = False) -> ReportDict:
+    """``data`` if it has the shape of an "onnxinspect/1" report, else ReportFormatError:
+    the top-level keys and totals, and with ``deep`` (a file) every node and layer too."""
     def bad(why: str) -> ReportFormatError:
         return ReportFormatError(f"not an {SCHEMA} report ({why}); make one with --format json", path)
 
@@ -260,12 +270,15 @@ def validate_report(data: Any, path: Optional[str] = None) -> ReportDict:
                 raise bad(f"totals.{key} is not an integer")
         for key in ("flops", "macs"):
             parse_dim(totals.get(key))
+        if not deep:
+            return data
         for node in data["nodes"]:
-            if not isinstance(node, dict) or not isinstance(node.get("name"), str) \
-                    or not isinstance(node.get("op_type"), str):
+            if type(node) is not dict or type(node.get("name")) is not str \
+                    or type(node.get("op_type")) is not str:
                 raise bad("a node without a name or op_type")
             for key in ("inputs", "outputs"):
-                if not isinstance(node.get(key, []), list) or not all(isinstance(t, dict) for t in node[key]):
+                tensors = node.get(key, [])
+                if type(tensors) is not list or any(type(t) is not dict for t in tensors):
                     raise bad(f"node {node['name']!r}: {key} is not a list of tensors")
         for layer in data.get("layers") or []:
             if not isinstance(layer, dict) or not isinstance(layer.get("name"), str) \
@@ -358,7 +371,7 @@ class OpCount:
         return {"op_type": self.op_type, "before": self.before, "after": self.after, "delta": self.delta}
 
 
-@dataclass
+@dataclass(slots=True)
 class Item:
     """One layer (or node) of one side, as far as matching and the table need it."""
 
@@ -373,6 +386,8 @@ class Item:
     producers: List[str] = field(default_factory=list)   # op types of the nodes feeding it
     tensors_in: List[str] = field(default_factory=list)
     tensors_out: List[str] = field(default_factory=list)
+    key: Hashable = field(default=None, repr=False, compare=False)    # the structure matching uses
+    loose: Hashable = field(default=None, repr=False, compare=False)  # op types, weights, inputs
 
     def to_dict(self) -> Dict[str, Any]:
         return {"index": self.index, "name": self.name, "op_types": list(self.op_types),
@@ -609,50 +624,71 @@ def _flops(value: Any) -> Dim:
         return None
 
 
-def _node_items(nodes: Sequence[Mapping[str, Any]]) -> List[Item]:
+def _shape(shape: Any) -> Hashable:
+    return None if shape is None else tuple(shape)
+
+
+def _producers(nodes: Sequence[Mapping[str, Any]]) -> Dict[str, str]:
     producer: Dict[str, str] = {}
     for node in nodes:
-        for t in node.get("outputs") or []:
+        for t in node.get("outputs") or ():
             producer[t.get("name", "")] = node["op_type"]
+    return producer
+
+
+def _item(index: int, name: str, op_types: List[str], params: int, flops: Any, output_shape: JsonShape,
+          members: Sequence[Mapping[str, Any]], producer: Mapping[str, str]) -> Item:
+    """One layer (or node) from its member nodes' JSON: weights, the first member's
+    inputs and their producers, every tensor read and written."""
+    weight_shapes: List[JsonShape] = []
+    input_shapes: List[JsonShape] = []
+    producers: List[str] = []
+    tensors_in: List[str] = []
+    tensors_out: List[str] = []
+    get_producer = producer.get
+    for k, node in enumerate(members):
+        weights = node.get("param_inputs") or ()
+        for t in node.get("inputs") or ():
+            tensor = t.get("name")
+            if tensor:
+                tensors_in.append(tensor)
+            if tensor in weights:
+                weight_shapes.append(t.get("shape"))
+            elif k == 0:
+                input_shapes.append(t.get("shape"))
+                producers.append(get_producer(tensor or "", ""))
+        tensors_out.extend(t["name"] for t in node.get("outputs") or () if t.get("name"))
+    item = Item(index, name, op_types, params, _flops(flops), output_shape, weight_shapes, input_shapes,
+                producers, tensors_in, tensors_out)
+    ops = tuple(op_types)
+    weights_key = tuple(map(_shape, weight_shapes))
+    inputs_key = tuple(map(_shape, input_shapes))
+    item.key = (ops, weights_key, inputs_key, tuple(producers), _shape(output_shape))
+    item.loose = (ops, weights_key, inputs_key) if weight_shapes else None
+    return item
+
+
+def _node_items(nodes: Sequence[Mapping[str, Any]]) -> List[Item]:
+    producer = _producers(nodes)
     items = []
     for i, node in enumerate(nodes):
-        weights = set(node.get("param_inputs") or [])
-        inputs = node.get("inputs") or []
-        outputs = node.get("outputs") or []
-        items.append(Item(
-            i, node["name"], [node["op_type"]], int(node.get("params") or 0), _flops(node.get("flops")),
-            outputs[0].get("shape") if outputs else None,
-            [t.get("shape") for t in inputs if t.get("name") in weights],
-            [t.get("shape") for t in inputs if t.get("name") not in weights],
-            [producer.get(t.get("name", ""), "") for t in inputs if t.get("name") not in weights],
-            [t.get("name", "") for t in inputs if t.get("name")],
-            [t.get("name", "") for t in outputs if t.get("name")]))
+        outputs = node.get("outputs") or ()
+        items.append(_item(i, node["name"], [node["op_type"]], int(node.get("params") or 0), node.get("flops"),
+                           outputs[0].get("shape") if outputs else None, (node,), producer))
     return items
 
 
 def _layer_items(report: ReportDict) -> List[Item]:
-    nodes = _node_items(report["nodes"])
+    nodes = report["nodes"]
+    producer = _producers(nodes)
+    count = len(nodes)
     items = []
     for i, layer in enumerate(report["layers"]):
-        members = [nodes[k] for k in layer["nodes"] if is_int(k) and 0 <= k < len(nodes)]
+        members = [nodes[k] for k in layer["nodes"] if is_int(k) and 0 <= k < count]
         output = layer.get("output") or {}
-        items.append(Item(
-            i, layer["name"], list(layer.get("op_types") or []), int(layer.get("params") or 0),
-            _flops(layer.get("flops")), output.get("shape"),
-            [s for n in members for s in n.weight_shapes],
-            members[0].input_shapes if members else [],
-            members[0].producers if members else [],
-            [t for n in members for t in n.tensors_in], [t for n in members for t in n.tensors_out]))
+        items.append(_item(i, layer["name"], list(layer.get("op_types") or ()), int(layer.get("params") or 0),
+                           layer.get("flops"), output.get("shape"), members, producer))
     return items
-
-
-def _shape_key(shapes: Sequence[JsonShape]) -> Hashable:
-    return tuple(None if s is None else tuple(s) for s in shapes)
-
-
-def _structure(item: Item) -> Hashable:
-    return (tuple(item.op_types), _shape_key(item.weight_shapes), _shape_key(item.input_shapes),
-            tuple(item.producers), None if item.output_shape is None else tuple(item.output_shape))
 
 
 Pair = Tuple[int, int, str]
@@ -665,32 +701,43 @@ def match_items(old: Sequence[Item], new: Sequence[Item], nodes: bool = False) -
     pairs: List[Pair] = []
 
     def by_key(key: Callable[[Item], Hashable], how: str) -> None:
+        """Equal keys pair up in order of position (a None key never pairs)."""
         waiting: Dict[Hashable, List[int]] = {}
         for j in range(len(new) - 1, -1, -1):
             if new_free[j]:
-                waiting.setdefault(key(new[j]), []).append(j)
+                k = key(new[j])
+                if k is not None:
+                    waiting.setdefault(k, []).append(j)
+        if not waiting:
+            return
         for i, item in enumerate(old):
-            if not old_free[i]:
-                continue
-            queue = waiting.get(key(item))
-            if queue:
-                j = queue.pop()
-                old_free[i] = new_free[j] = False
-                pairs.append((i, j, how))
+            if old_free[i]:
+                queue = waiting.get(key(item))
+                if queue:
+                    j = queue.pop()
+                    old_free[i] = new_free[j] = False
+                    pairs.append((i, j, how))
 
-    names_old = _unique_names(old)
-    names_new = _unique_names(new)
-    by_key(lambda it: (it.name if it.name in names_old and it.name in names_new else object(), _structure(it)),
-           "name")
-    by_key(_structure, "structure")
+    def by_name(same: Callable[[Item, Item], bool]) -> None:
+        """Items of the same (unique) name, if ``same`` holds."""
+        for i, item in enumerate(old):
+            if old_free[i]:
+                j = new_names.get(item.name, -1)
+                if j >= 0 and new_free[j] and item.name in old_names and same(item, new[j]):
+                    old_free[i] = new_free[j] = False
+                    pairs.append((i, j, "name"))
+
+    old_names = _unique_names(old)
+    unique_new = _unique_names(new)
+    new_names = {it.name: j for j, it in enumerate(new) if it.name in unique_new}
+    by_name(lambda a, b: a.key == b.key)
+    by_key(lambda it: it.key, "structure")
     # Weights pin a layer down even where its neighbours changed (a Transpose dropped in front).
-    by_key(lambda it: (tuple(it.op_types), _shape_key(it.weight_shapes), _shape_key(it.input_shapes))
-           if it.weight_shapes else object(), "structure")
+    by_key(lambda it: it.loose, "structure")
     if nodes:
-        by_key(lambda it: (it.name, tuple(it.op_types)) if it.name in names_old and it.name in names_new
-               else object(), "name")
+        by_name(lambda a, b: a.op_types == b.op_types)
     else:
-        by_key(lambda it: it.name if it.name in names_old and it.name in names_new else object(), "name")
+        by_name(lambda a, b: True)
 
     # Position: between the same matched neighbours, the same op types, in order.
     partner = {i: j for i, j, _ in pairs}
@@ -797,11 +844,13 @@ def _replacements(old: List[Item], new: List[Item], removed: List[int], added: L
             continue
         boundary = set(item.tensors_in)
         region: List[int] = []
+        seen: set[int] = set()
         stack = list(seeds)
         while stack:
             i = stack.pop()
-            if i in claimed or i in region:
+            if i in claimed or i in seen:
                 continue
+            seen.add(i)
             region.append(i)
             for t in old[i].tensors_in:
                 k = producer.get(t)

@@ -64,13 +64,13 @@ def render_diff(diff: Diff, fmt: str) -> str:
     counts = ", ".join(f"{diff.count(s)} {s}" for s in ("changed", "renamed", "added", "removed", "unchanged"))
     if diff.replaced:
         counts += f", {len(diff.replaced)} replaced"
-    rows = [_row(r) for r in diff.rows if r.status != "unchanged"]
-    if rows:
-        shown = rows[:ROWS_SHOWN]
+    listed = [r for r in diff.rows if r.status != "unchanged"]
+    if listed:
+        shown = [_row(r) for r in listed[:ROWS_SHOWN]]
         section(f"{what} ({counts})", ["Status", what[:-1], "Params", "Output shape", "FLOPs", "Ops"], shown,
                 set())
-        if len(rows) > len(shown):
-            out[-1:] = [f"... {len(rows) - len(shown)} more (--format json lists them all)", ""]
+        if len(listed) > len(shown):
+            out[-1:] = [f"... {len(listed) - len(shown)} more (--format json lists them all)", ""]
     else:
         out.append(f"{what}: {counts}")
         out.append("")
