@@ -122,12 +122,12 @@ def _figure_row(f: Figure, at: Optional[str] = None) -> List[str]:
     else:
         text = fmt(delta)
         change = text if text.startswith("-") else "+" + text
-    return [name, fmt(before), fmt(after), change, _percent(rel, delta)]
+    return [name, fmt(before), fmt(after), change, _percent(rel, delta, before)]
 
 
-def _percent(rel: Optional[float], delta: Dim) -> str:
+def _percent(rel: Optional[float], delta: Dim, before: Dim) -> str:
     if rel is None:
-        return "" if delta == 0 else "?" if delta is None or not is_int(delta) else "new"
+        return "" if delta == 0 else "new" if before == 0 else "?"
     if rel == 0:
         return "0%" if delta == 0 else "~0%"
     return f"{100 * rel:+.2f}%"
