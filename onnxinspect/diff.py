@@ -637,9 +637,10 @@ def _producers(nodes: Sequence[Mapping[str, Any]]) -> Dict[str, str]:
 
 
 def _item(index: int, name: str, op_types: List[str], params: int, flops: Any, output_shape: JsonShape,
-          members: Sequence[Mapping[str, Any]], producer: Mapping[str, str]) -> Item:
+          members: Sequence[Mapping[str, Any]], producer: Mapping[str, str], tensors: bool = True) -> Item:
     """One layer (or node) from its member nodes' JSON: weights, the first member's
-    inputs and their producers, every tensor read and written."""
+    inputs and their producers, and (``tensors``: for the fusions) every tensor read
+    and written."""
     weight_shapes: List[JsonShape] = []
     input_shapes: List[JsonShape] = []
     producers: List[str] = []
@@ -650,14 +651,15 @@ def _item(index: int, name: str, op_types: List[str], params: int, flops: Any, o
         weights = node.get("param_inputs") or ()
         for t in node.get("inputs") or ():
             tensor = t.get("name")
-            if tensor:
+            if tensor and tensors:
                 tensors_in.append(tensor)
             if tensor in weights:
                 weight_shapes.append(t.get("shape"))
             elif k == 0:
                 input_shapes.append(t.get("shape"))
                 producers.append(get_producer(tensor or "", ""))
-        tensors_out.extend(t["name"] for t in node.get("outputs") or () if t.get("name"))
+        if tensors:
+            tensors_out.extend(t["name"] for t in node.get("outputs") or () if t.get("name"))
     item = Item(index, name, op_types, params, _flops(flops), output_shape, weight_shapes, input_shapes,
                 producers, tensors_in, tensors_out)
     ops = tuple(op_types)
@@ -687,7 +689,7 @@ def _layer_items(report: ReportDict) -> List[Item]:
         members = [nodes[k] for k in layer["nodes"] if is_int(k) and 0 <= k < count]
         output = layer.get("output") or {}
         items.append(_item(i, layer["name"], list(layer.get("op_types") or ()), int(layer.get("params") or 0),
-                           layer.get("flops"), output.get("shape"), members, producer))
+                           layer.get("flops"), output.get("shape"), members, producer, tensors=False))
     return items
 
 
