@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Uni
 from .dims import Dim, is_int, subs_dim, sym
 from .errors import GraphError, UsageError
 from .graph import check_shape
-from .tensors import Shape, TensorInfo, shape_from_type
+from .tensors import Shape, TensorInfo, info_from_type
 
 InputShapes = Mapping[str, Sequence[Union[int, str]]]
 
@@ -35,7 +35,14 @@ def bind_inputs(graph: Any, path: Optional[str], shapes: InputShapes,
     symbols: Set[str] = set()
     infos = {}
     for name, vi in declared.items():
-        dtype, shape = shape_from_type(vi.type)
+        declared_info = info_from_type(name, vi.type)
+        if declared_info.kind != "tensor":   # a sequence, map or optional has no shape to set
+            if name in shapes:
+                raise _input_error(name, f"the input is a {declared_info.kind}, not a tensor: "
+                                         "it has no shape to give", path)
+            infos[name] = declared_info
+            continue
+        dtype, shape = declared_info.dtype, declared_info.shape
         if name in shapes:
             shape = _override(name, shape, shapes[name], path)
         elif shape is not None:

@@ -111,7 +111,7 @@ class GraphWalk:
 
 def _tensor_dict(t: Optional[TensorInfo]) -> Dict[str, Any]:
     if t is None:  # an omitted optional input
-        return {"name": "", "dtype": None, "shape": None}
+        return {"name": "", "dtype": None, "shape": None, "type": "tensor"}
     return t.to_dict()
 
 

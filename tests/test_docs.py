@@ -424,7 +424,7 @@ TYPES = {   # the type of every key the sketch lists without one (json.md's pros
     "unknown_ops": list, "flops_known": COUNT, "macs_known": COUNT, "unknown_flop_nodes": int,
     "activation_bytes": COUNT, "peak_bytes": COUNT, "peak_node": (str, type(None)),
     "peak_index": (int, type(None)), "bytes": COUNT, "known_peak_bytes": COUNT, "unknown_tensors": list,
-    "evaluated_at": dict, "params": int, "param_inputs": list, "shared_params": list,
+    "evaluated_at": dict, "params": int, "param_inputs": list, "shared_params": list, "type": str,
 }
 LEAF_TYPES = {"int": int, "str": str, "int|str|null": COUNT, "version": int}
 

@@ -27,11 +27,15 @@ from typing import Dict, Final, List, Mapping, Optional, Tuple, cast
 from ..dims import Dim, Expr, Monomial, sum_dims
 from ..dtypes import element_bits
 from ..report import Memory, Report, iter_nodes
-from ..tensors import TensorInfo
+from ..tensors import OptionalInfo, SequenceInfo, TensorInfo
 
 
 def tensor_bytes(info: Optional[TensorInfo]) -> Dim:
-    """dtype size × elements; symbolic for symbolic shapes, None when unknown."""
+    """dtype size × elements; symbolic for symbolic shapes, None when unknown.  A
+    sequence: its positions' bytes added up (its length times its element's when they
+    are not told apart); an optional known to hold a value: that value's bytes."""
+    if info is not None and info.kind != "tensor":
+        return _container_bytes(info)
     if info is None or info.shape is None:
         return None
     bits = element_bits(info.dtype)
@@ -41,6 +45,17 @@ def tensor_bytes(info: Optional[TensorInfo]) -> Dim:
     if size is None:
         return None
     return size * (bits // 8) if bits % 8 == 0 else (size * bits + 7) // 8
+
+
+def _container_bytes(info: TensorInfo) -> Dim:
+    if isinstance(info, SequenceInfo):
+        if info.items is not None:
+            return sum_dims([tensor_bytes(i) for i in info.items]) if info.items else 0
+        each = tensor_bytes(info.elem)
+        return None if each is None or info.length is None else info.length * each
+    if isinstance(info, OptionalInfo) and info.present is not None:
+        return tensor_bytes(info.elem) if info.present else 0
+    return None
 
 
 def analyse_memory(report: Report) -> Memory:

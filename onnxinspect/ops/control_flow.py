@@ -25,20 +25,13 @@ import numpy.typing as npt
 
 from ..dims import Dim, format_count, format_dim, is_int, mul
 from ..report import GraphWalk, NodeReport, body_cost
-from ..tensors import Shape, TensorInfo, shape_from_type
+from ..tensors import Shape, TensorInfo, merge_shapes, shape_from_type
 from .common import as_dim, normalize_axis
 from .context import NodeContext, ShapeError
 from .registry import register
 
 MAX_PASSES = 4  # walks of a loop body while its carried shapes settle
 MAX_SIMULATED_VISITS = 20_000  # node visits spent counting a Loop's passes on folded values
-
-
-def merge_shapes(a: Shape, b: Shape) -> Shape:
-    """The shape both ``a`` and ``b`` fit: equal dims kept, the others unknown."""
-    if a is None or b is None or len(a) != len(b):
-        return None
-    return tuple(x if x == y else None for x, y in zip(a, b, strict=False))
 
 
 # What a body's formal input is bound to: (dtype, shape, folded value).

@@ -68,12 +68,14 @@ def _tensor(info: Optional[TensorInfo], cache: Dict[int, str]) -> str:
     """The tensor's JSON text, kept in ``cache`` under its id (every info outlives the
     rendering, so no id is reused meanwhile)."""
     if info is None:  # an omitted optional input, as report._tensor_dict writes it
-        text = '{"name":"","dtype":null,"shape":null}'
+        text = '{"name":"","dtype":null,"shape":null,"type":"tensor"}'
+    elif info.kind != "tensor":  # a sequence, map or optional: rare, written by to_dict
+        text = json.dumps(info.to_dict(), **_COMPACT)
     else:
         shape = info.shape
         dims = "null" if shape is None else "[" + ",".join(
             [int.__repr__(d) if type(d) is int else _dim(d) for d in shape]) + "]"
-        text = f'{{"name":{_value(info.name)},"dtype":{_value(info.dtype)},"shape":{dims}}}'
+        text = f'{{"name":{_value(info.name)},"dtype":{_value(info.dtype)},"shape":{dims},"type":"tensor"}}'
     cache[id(info)] = text
     return text
 

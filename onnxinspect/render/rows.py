@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Optional
 
-from ..dims import format_count, format_shape
+from ..dims import format_count, format_dim, format_shape
 from ..report import NodeReport
-from ..tensors import TensorInfo
+from ..tensors import MapInfo, SequenceInfo, TensorInfo
 from .summary import share_cell
 
 
@@ -14,8 +14,27 @@ def node_label(node: NodeReport) -> str:
     return node.name or f"{node.op_type}_{node.index}"
 
 
+def type_cell(info: Optional[TensorInfo]) -> str:
+    """A tensor's shape; a sequence as ``seq<float32 (N, 3)> × 4``, an optional as
+    ``opt<...>``, a map as ``map<string, float32 (1,)>`` ('?' for what is unknown)."""
+    if info is None or info.kind == "tensor":
+        return format_shape(None if info is None else info.shape)
+    elem = getattr(info, "elem", None)
+    if elem is None:
+        inner = "?"
+    elif elem.kind == "tensor":
+        inner = f"{elem.dtype or '?'} {format_shape(elem.shape)}"
+    else:
+        inner = type_cell(elem)
+    if isinstance(info, SequenceInfo):
+        return f"seq<{inner}> × {format_dim(info.length)}"
+    if isinstance(info, MapInfo):
+        return f"map<{info.key or '?'}, {inner}>"
+    return f"opt<{inner}>"
+
+
 def output_shapes(node: NodeReport) -> str:
-    shapes = [format_shape(t.shape) for t in node.outputs if t.name]
+    shapes = [type_cell(t) for t in node.outputs if t.name]
     return " ; ".join(shapes) if shapes else "-"
 
 
@@ -36,4 +55,6 @@ RIGHT = {0, 4, 5, 6}  # numeric columns, right-aligned
 def io_line(tensor: TensorInfo) -> str:
     if tensor.dtype is None and tensor.shape is None:
         return f"{tensor.name}: unknown"   # not "? ?"
+    if tensor.kind != "tensor":
+        return f"{tensor.name}: {type_cell(tensor)}"
     return f"{tensor.name}: {tensor.dtype or '?'} {format_shape(tensor.shape)}"

@@ -25,7 +25,7 @@ from ..ops.context import NodeContext, ShapeError, Unknown
 from ..ops.registry import OpRule, lookup
 from ..proto import AttributeProto
 from ..report import GraphWalk, NodeReport, iter_nodes
-from ..tensors import FOLD_LIMIT, Shape, TensorInfo, shape_from_type
+from ..tensors import FOLD_LIMIT, Shape, TensorInfo, info_from_type
 from .functions import function_rule, index_functions
 
 # If/Loop/Scan bodies and function calls nest at most this deep: a clear error
@@ -117,8 +117,7 @@ class Walker:
         for vi in model_graph.inputs:
             info = inputs.get(vi.name)
             if info is None:
-                dtype, shape = shape_from_type(vi.type)
-                info = TensorInfo(vi.name, dtype, shape)
+                info = info_from_type(vi.name, vi.type)
             tensors[vi.name] = info
             graph_inputs.append(info)
 
