@@ -54,6 +54,9 @@ class NodeReport:
     flops_share: Optional[float] = None   # of the total FLOPs (cost.annotate)
     output_bytes: Dim = None              # activation bytes it writes (memory.analyse)
     live_bytes: Dim = None                # activation bytes live while it runs
+    # Packed quantized weights counted here: name -> (logical elements, logical dtype)
+    packed_params: Dict[str, Tuple[int, str]] = field(default_factory=dict)
+    precision: Optional[str] = None       # "W4 A32", "W8 A8 (QDQ)", "fp16" (analyse/precision.py)
 
     def to_dict(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {
@@ -73,6 +76,10 @@ class NodeReport:
             "output_bytes": to_json(self.output_bytes),
             "live_bytes": to_json(self.live_bytes),
         }
+        if self.packed_params:
+            out["packed_params"] = {k: {"elements": n, "dtype": d} for k, (n, d) in self.packed_params.items()}
+        if self.precision is not None:
+            out["precision"] = self.precision
         if self.explanations:
             out["explain"] = [{"kind": k, "text": t} for k, t in self.explanations]
         if self.warnings:

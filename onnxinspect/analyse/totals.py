@@ -29,11 +29,15 @@ def sum_totals(nodes: List[NodeReport], tensors: Mapping[str, TensorInfo]) -> To
     macs, flops = body_cost(nodes)
     by_dtype: Counter[str] = Counter()
     bytes_by_dtype: Counter[str] = Counter()
-    for info in unique.values():
+    packed = {name: counted for node in iter_nodes(nodes) for name, counted in node.packed_params.items()}
+    for name, info in unique.items():
         size = info.size
         if isinstance(size, int):
-            by_dtype[info.dtype or "?"] += size
-            bytes_by_dtype[info.dtype or "?"] += nbytes(info.dtype, size)
+            # A packed quantized weight: its logical elements, under its logical dtype, and
+            # the bytes it is stored in (the uint8 blob).
+            logical, dtype = packed.get(name, (size, info.dtype or "?"))
+            by_dtype[dtype] += logical
+            bytes_by_dtype[dtype] += nbytes(info.dtype, size)
     return Totals(params=params, unique_params=sum(by_dtype.values()),
                   param_bytes=sum(bytes_by_dtype.values()), nodes=len(nodes),
                   params_by_dtype=dict(by_dtype), bytes_by_dtype=dict(bytes_by_dtype),

@@ -20,6 +20,8 @@ from . import (  # noqa: F401, I001
     quant,
     control_flow,
     contrib,
+    contrib_quant,
+    contrib_llm,
     recurrent,
     misc,
     attention,

@@ -55,7 +55,7 @@ class SubgraphWalker(Protocol):
 
 class NodeContext:
     __slots__ = ("node", "opset", "inputs", "outputs", "output_names", "macs", "flops", "explaining",
-                 "explanations", "warnings", "walker", "subgraphs", "scope", "_attrs")
+                 "explanations", "warnings", "walker", "subgraphs", "scope", "packed", "_attrs")
 
     def __init__(self, node: Any, opset: int, inputs: List[Optional[TensorInfo]],
                  walker: Optional[SubgraphWalker] = None, explaining: bool = False,
@@ -75,6 +75,10 @@ class NodeContext:
         # Every tensor visible where the node sits (outer scopes included): what an
         # If/Loop/Scan body may capture.
         self.scope: Dict[str, TensorInfo] = scope if scope is not None else {}
+        # Packed quantized weights (MatMulNBits' B, GatherBlockQuantized's data): input
+        # slot -> (logical element count, logical dtype); the walker counts the logical
+        # elements as the parameters and keeps the stored bytes (analyse/precision.py).
+        self.packed: Dict[int, Tuple[int, str]] = {}
         self._attrs: Optional[Dict[str, Any]] = None
 
     # -- inputs ----------------------------------------------------------------

@@ -132,7 +132,7 @@ def qlinear_binary(ctx: NodeContext) -> None:
         ctx.set_cost(macs=0, flops=prod(shape))
 
 
-def _channels_last(ctx: NodeContext, rule: Rule) -> None:
+def channels_last(ctx: NodeContext, rule: Rule) -> None:
     """Run a channels-first ``rule`` on an NHWC input and give its output back as NHWC."""
     x = ctx.input(0)
     shape = ctx.shape(0)
@@ -150,13 +150,13 @@ def _channels_last(ctx: NodeContext, rule: Rule) -> None:
 
 @register("NhwcConv", domain=MS)
 def nhwc_conv(ctx: NodeContext) -> None:
-    _channels_last(ctx, conv_core)
+    channels_last(ctx, conv_core)
 
 
 @register("QLinearConv", domain=MS, meta_inputs=QUANT_META)
 def qlinear_conv_ms(ctx: NodeContext) -> None:
     if ctx.attr("channels_last", 0):
-        _channels_last(ctx, qlinear_conv)
+        channels_last(ctx, qlinear_conv)
     else:
         qlinear_conv(ctx)
 

@@ -10,7 +10,7 @@ whose consumer is folded away (shape arithmetic), are not parameters.
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -180,6 +180,8 @@ class Walker:
                             subgraphs=ctx.subgraphs,
                             name_scopes=_name_scopes(node) if node.metadata_props else None)
         self._count_params(report, rule, outputs)
+        if ctx.packed:
+            _count_packed(report, ctx.packed)
         return report
 
     def _count_params(self, report: NodeReport, rule: Optional[OpRule], outputs: List[TensorInfo]) -> None:
@@ -211,6 +213,17 @@ class Walker:
             seen.add(info.name)
             report.params += count
             report.param_inputs.append(info.name)
+
+
+def _count_packed(report: NodeReport, packed: Mapping[int, Tuple[int, str]]) -> None:
+    """A packed quantized weight counts its logical elements (K·N of a MatMulNBits'
+    uint8 blob), not its stored bytes: the rule said which slots hold such weights."""
+    for slot, (logical, dtype) in packed.items():
+        info = report.inputs[slot] if slot < len(report.inputs) else None
+        if info is None or info.name not in report.param_inputs or not is_int(info.size):
+            continue
+        report.params += logical - info.size
+        report.packed_params[info.name] = (logical, dtype)
 
 
 def _is_literal(shape: Shape, outputs: List[TensorInfo]) -> bool:

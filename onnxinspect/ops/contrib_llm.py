@@ -1,0 +1,178 @@
+"""com.microsoft transformer ops for LLMs and diffusion models: GroupQueryAttention,
+DecoderMaskedMultiHeadAttention, EmbedLayerNormalization, GemmFastGelu, GroupNorm,
+SkipGroupNorm, BiasSplitGelu.
+
+GroupQueryAttention (onnxruntime-genai's attention), inputs query, key, value,
+past_key, past_value, seqlens_k, total_sequence_length, cos_cache, sin_cache,
+position_ids, attention_bias, head_sink.  ``num_heads`` query heads share
+``kv_num_heads`` key/value heads (which must divide them); with key and value omitted
+the query is packed QKV of width ``(num_heads + 2·kv_num_heads)·head_size``.  The
+present cache spans the total sequence length: the folded ``total_sequence_length``
+when known (the past buffer's length if that is longer), else past + new tokens.
+Per batch B, new tokens S, attended keys L (T, or ``local_window_size`` + 1 when that
+is smaller), head size H: MACs = B·N·S·L·2H (Q·Kᵀ and P·V), FLOPs = 2·MACs + 3·B·N·S·L
+(softmax) + 3 per rotated Q and K element when ``do_rotary``.  seqlens_k, the total
+length, the cos/sin caches, position ids and the attention bias are never parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from ..dims import Dim, add, exact_div, format_count, format_shape, is_int, mul, prod
+from .common import as_dim, broadcast
+from .context import NodeContext, ShapeError
+from .contrib import MS
+from .linalg import matmul_dims
+from .norm import STATISTICS_FLOPS
+from .registry import register
+
+
+def _scalar(ctx: NodeContext, i: int) -> Dim:
+    """A folded one-element input (a length) as a dim, or None."""
+    value = ctx.value(i) if ctx.has_input(i) else None
+    if value is None or value.size != 1:
+        return None
+    return as_dim(value.reshape(-1)[0])
+
+
+def _longer(a: Dim, b: Dim) -> Dim:
+    if is_int(a) and is_int(b):
+        return max(a, b)
+    return a if b is None or (is_int(b) and not is_int(a)) else b
+
+
+@register("GroupQueryAttention", domain=MS, meta_inputs=(5, 6, 7, 8, 9, 10))
+def group_query_attention(ctx: NodeContext) -> None:
+    heads, kv_heads = int(ctx.attr("num_heads", 0)), int(ctx.attr("kv_num_heads", 0))
+    if heads <= 0 or kv_heads <= 0 or heads % kv_heads:
+        raise ShapeError(f"kv_num_heads {kv_heads} must be positive and divide num_heads {heads}")
+    q = ctx.shape(0)
+    if len(q) != 3:
+        raise ShapeError(f"query must be (batch, sequence, hidden), got {format_shape(q)}")
+    b, s = q[0], q[1]
+    packed = not ctx.has_input(1)
+    head = exact_div(q[2], heads + 2 * kv_heads) if packed else exact_div(q[2], heads)
+    if head is None and is_int(q[2]):
+        raise ShapeError(f"query width {q[2]} is not a multiple of the "
+                         f"{heads + 2 * kv_heads if packed else heads} heads")
+    past = ctx.shape_or_none(3) if ctx.has_input(3) else None
+    total = _scalar(ctx, 6)
+    if past is not None and len(past) == 4:
+        length = _longer(total, past[2]) if total is not None else add(past[2], s)
+    else:
+        length = total if total is not None else s
+    ctx.set_output(0, (b, s, mul(heads, head)))
+    ctx.set_output(1, (b, kv_heads, length, head), ctx.dtype(3) or ctx.dtype(0))
+    ctx.set_output(2, (b, kv_heads, length, head), ctx.dtype(4) or ctx.dtype(0))
+    window = int(ctx.attr("local_window_size", -1))
+    attended = length
+    if window > 0 and (not is_int(length) or length > window + 1):
+        attended = window + 1
+    macs = mul(b, heads, s, attended, 2, head)
+    rotary = mul(3, b, s, head, heads + kv_heads) if ctx.attr("do_rotary", 0) else 0
+    flops = add(mul(2, macs), mul(3, b, heads, s, attended), rotary)
+    ctx.set_cost(macs=macs, flops=flops)
+    if ctx.explaining:
+        ctx.explain("shape", f"{heads} query heads share {kv_heads} KV heads of size {head}; present "
+                             f"cache ({format_shape((b, kv_heads, length, head))})")
+        ctx.explain("flops", f"MACs = B·N·S·L·2H = {format_count(macs)} (L = {attended} keys); FLOPs = 2·MACs "
+                             f"+ softmax (3 per score) + rotary = {format_count(flops)}")
+
+
+@register("DecoderMaskedMultiHeadAttention", domain=MS, meta_inputs=(3, 4, 7, 8, 9))
+def decoder_masked_mha(ctx: NodeContext) -> None:
+    """One decoding step: query (B, 1, D); past_key/past_value (B, N, max_len, H) is a
+    buffer the present shares (same shape); past_sequence_length says how much of it is
+    filled (L = that + 1 keys attended when folded, else the buffer's length)."""
+    heads = int(ctx.attr("num_heads", 0))
+    if heads <= 0:
+        raise ShapeError("num_heads must be positive")
+    q = ctx.shape(0)
+    b, s, d = q
+    head = exact_div(d, heads)
+    ctx.set_output(0, q)
+    past = ctx.shape_or_none(5) if ctx.has_input(5) else None
+    key = ctx.shape_or_none(1) if ctx.has_input(1) else None
+    if past is not None:
+        ctx.set_output(1, past, ctx.dtype(5))
+        ctx.set_output(2, past, ctx.dtype(6) or ctx.dtype(5))
+        filled = _scalar(ctx, 7)
+        attended = add(filled, s) if filled is not None else past[2]
+    elif key is not None and len(key) == 4:   # cross attention: key (B, N, L, H) as is
+        attended = key[2]
+    else:
+        raise ShapeError("needs past_key / past_value (self attention) or 4-D key (cross attention)")
+    macs = mul(b, heads, s, attended, 2, head)
+    ctx.set_cost(macs=macs, flops=add(mul(2, macs), mul(3, b, heads, s, attended)))
+
+
+@register("EmbedLayerNormalization", domain=MS, meta_inputs=(0, 1, 7, 8))
+def embed_layer_norm(ctx: NodeContext) -> None:
+    """LayerNorm(word[ids] + position[pos] (+ segment[seg])): output (B, S, H), mask_index
+    (B) int32 and the sum before the norm.  Gathers are free; one FLOP per element per add,
+    then the layer norm's."""
+    ids, words = ctx.shape(0), ctx.shape(2)
+    if len(ids) != 2 or len(words) != 2:
+        raise ShapeError(f"needs input_ids (B, S) and word_embedding (V, H), got {format_shape(ids)} "
+                         f"and {format_shape(words)}")
+    out = (ids[0], ids[1], words[1])
+    dtype = ctx.dtype(2)
+    ctx.set_output(0, out, dtype)
+    ctx.set_output(1, (ids[0],), "int32")
+    ctx.set_output(2, out, dtype)
+    adds = 1 + int(ctx.has_input(4))
+    ctx.set_cost(flops=mul(adds + STATISTICS_FLOPS, prod(out)))
+
+
+@register("GemmFastGelu", domain=MS)
+def gemm_fast_gelu(ctx: NodeContext) -> None:
+    """FastGelu(X @ W + bias): the MatMul's cost, plus the bias add and the Gelu."""
+    out, batch, m, k, n = matmul_dims(ctx.shape(0), ctx.shape(1))
+    ctx.set_output(0, out)
+    macs = mul(prod(batch), m, n, k)
+    ctx.set_cost(macs=macs, flops=add(mul(2, macs), mul(1 + int(ctx.has_input(2)), prod(out))))
+
+
+@register("GroupNorm", domain=MS)
+def group_norm(ctx: NodeContext) -> None:
+    """Group normalisation of an NHWC (``channels_last``) or NCHW input: shape unchanged;
+    the layer norm's 5 FLOPs per element, one more for a fused activation."""
+    x = ctx.shape(0)
+    _group_norm_checks(ctx, x)
+    ctx.set_output(0, x)
+    ctx.set_cost(flops=mul(STATISTICS_FLOPS + int(ctx.attr("activation", 0)), prod(x)))
+
+
+@register("SkipGroupNorm", domain=MS)
+def skip_group_norm(ctx: NodeContext) -> None:
+    """GroupNorm(X + skip (+ bias)) on NHWC; output 1 is the sum."""
+    x = ctx.shape(0)
+    _group_norm_checks(ctx, x)
+    skip = ctx.shape(3)
+    broadcast([x, skip if len(skip) != 2 else (skip[0], 1, 1, skip[1])])
+    ctx.set_output(0, x)
+    ctx.set_output(1, x)
+    per = STATISTICS_FLOPS + int(ctx.attr("activation", 0)) + 1 + int(ctx.has_input(4))
+    ctx.set_cost(flops=mul(per, prod(x)))
+
+
+def _group_norm_checks(ctx: NodeContext, x: tuple[Dim, ...]) -> None:
+    groups = int(ctx.attr("groups", 0))
+    channels = x[-1] if ctx.attr("channels_last", 1) else (x[1] if len(x) > 1 else None)
+    if len(x) != 4 or groups <= 0:
+        raise ShapeError(f"needs a 4-D input and positive groups, got {format_shape(x)} and groups={groups}")
+    if is_int(channels) and channels % groups:
+        raise ShapeError(f"{channels} channels do not split into {groups} groups")
+
+
+@register("BiasSplitGelu", domain=MS)
+def bias_split_gelu(ctx: NodeContext) -> None:
+    """(X + bias) split in two halves along the last axis: left · Gelu(right)."""
+    x = ctx.shape(0)
+    half: Optional[Dim] = exact_div(x[-1], 2) if x else None
+    if half is None:
+        raise ShapeError(f"last axis of {format_shape(x)} does not split in two halves")
+    out = (*x[:-1], half)
+    ctx.set_output(0, out)
+    ctx.set_cost(flops=add(prod(x), mul(2, prod(out))))
