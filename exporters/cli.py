@@ -89,6 +89,11 @@ def _common_verify_options(command):
                      help="Absolute tolerance, for every output or one (default by dtype: float32 1e-4)."),
         click.option("--rtol", multiple=True, metavar="[OUTPUT=]X",
                      help="Relative tolerance, for every output or one (default by dtype: float32 1e-3)."),
+        click.option("--layers", is_flag=True,
+                     help="Also compare every Keras layer's output with its ONNX tensor (first batch); "
+                          "names the first layer over tolerance."),
+        click.option("--chunk-mib", type=click.IntRange(min=1), default=256, show_default=True,
+                     help="--layers: compare at most this many MiB of layer outputs (both sides) at once."),
         click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
                      show_default=True,
                      help="table for people (as inspect), json (one compact object, as inspect) for scripts."),
@@ -132,10 +137,10 @@ def export(source, output, opset, seed, save_keras, force):
               help="The reference: 'unet' (seeded) or a .keras / .h5 file / SavedModel directory.")
 @click.option("--seed", type=int, default=None, help="The seed the export used (unet: default 0).")
 @_common_verify_options
-def verify(model, keras_source, seed, device, batches, atol, rtol, fmt):
+def verify(model, keras_source, seed, device, batches, atol, rtol, layers, chunk_mib, fmt):
     """Run MODEL on onnxruntime and the Keras model on the same seeded inputs; compare."""
     from .keras.export import load_keras
-    from .pipeline import verify_keras
+    from .pipeline import reconcile_file, verify_keras
     from .verify import format_result
 
     if not os.path.isfile(model):
@@ -145,7 +150,9 @@ def verify(model, keras_source, seed, device, batches, atol, rtol, fmt):
         with progress() as step:
             step("Importing TensorFlow")
             keras_model = load_keras(keras_source, seed)
-            result = verify_keras(model, keras_model, _batches(batches), device, atols, rtols, step)
+            reconciliation = reconcile_file(model, keras_model) if layers else None
+            result = verify_keras(model, keras_model, _batches(batches), device, atols, rtols, step,
+                                  reconciliation, chunk_mib * 2 ** 20)
     except InspectError as error:
         fail(error)
     if fmt == "json":
@@ -164,7 +171,7 @@ def verify(model, keras_source, seed, device, batches, atol, rtol, fmt):
 @click.option("--seed", type=int, default=None, help="Randomise every weight from this seed (unet: default 0).")
 @click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
 @_common_verify_options
-def export_and_verify(source, output, opset, seed, force, device, batches, atol, rtol, fmt):
+def export_and_verify(source, output, opset, seed, force, device, batches, atol, rtol, layers, chunk_mib, fmt):
     """Export, inspect, verify on onnxruntime against Keras, and reconcile the parameter counts."""
     from .pipeline import export_and_verify as run
 
@@ -173,7 +180,8 @@ def export_and_verify(source, output, opset, seed, force, device, batches, atol,
         refuse_overwrite([output], force)
         atols, rtols = parse_tolerances(atol, "--atol"), parse_tolerances(rtol, "--rtol")
         with progress() as step:
-            result = run(source, output, opset, seed, _batches(batches), device, atols, rtols, step)
+            result = run(source, output, opset, seed, _batches(batches), device, atols, rtols, step,
+                         layers, chunk_mib * 2 ** 20)
     except InspectError as error:
         fail(error)
     click.echo(json.dumps(pipeline_dict(result), **COMPACT) if fmt == "json" else "\n".join(pipeline_lines(result)))

@@ -13,6 +13,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence
 import numpy as np
 
 from .keras.export import DEFAULT_OPSET, Exported, _input_name, export
+from .layers import DEFAULT_CHUNK_BYTES, verify_layers
 from .reconcile import Reconciliation, reconcile
 from .verify import InputSpec, VerifyResult, verify
 
@@ -46,9 +47,24 @@ def keras_reference(model) -> Callable[[Dict[str, np.ndarray]], List[np.ndarray]
 
 def verify_keras(onnx_path: str, keras_model, batches: Sequence[int] = (1, 4), device: str = "auto",
                  atol: Optional[Mapping[str, float]] = None, rtol: Optional[Mapping[str, float]] = None,
-                 on_step=lambda text: None) -> VerifyResult:
-    return verify(onnx_path, keras_specs(keras_model), keras_reference(keras_model), batches, device,
-                  atol=atol, rtol=rtol, on_step=on_step)
+                 on_step=lambda text: None, layers: Optional[Reconciliation] = None,
+                 chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> VerifyResult:
+    """Outputs at each batch; with ``layers`` (the reconciliation of ``keras_model`` with
+    the file) also every layer at the first batch (:mod:`.layers`)."""
+    specs = keras_specs(keras_model)
+    result = verify(onnx_path, specs, keras_reference(keras_model), batches, device,
+                    atol=atol, rtol=rtol, on_step=on_step)
+    if layers is not None:
+        result.layers = verify_layers(onnx_path, keras_model, specs, layers, batches[0], 0, device,
+                                      chunk_bytes, atol, rtol, on_step)
+    return result
+
+
+def reconcile_file(onnx_path: str, keras_model) -> Reconciliation:
+    """The reconciliation of ``keras_model`` with the ONNX file (inspected here)."""
+    from onnxinspect import inspect_model
+
+    return reconcile(keras_model, inspect_model(onnx_path))
 
 
 @dataclass
@@ -67,13 +83,16 @@ class PipelineResult:
 def export_and_verify(source: str, output: str, opset: int = DEFAULT_OPSET, seed: Optional[int] = None,
                       batches: Sequence[int] = (1, 4), device: str = "auto",
                       atol: Optional[Mapping[str, float]] = None, rtol: Optional[Mapping[str, float]] = None,
-                      on_step=lambda text: None) -> PipelineResult:
+                      on_step=lambda text: None, layers: bool = False,
+                      chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> PipelineResult:
     from onnxinspect import inspect_model
 
     exported = export(source, output, opset, seed, on_step)
     on_step("Inspecting the ONNX graph")
     report = inspect_model(output)
     model = exported.keras_model
-    verification = verify_keras(output, model, batches, device, atol, rtol, on_step)
     on_step("Reconciling layers")
-    return PipelineResult(exported, output, report, verification, reconcile(model, report))
+    reconciliation = reconcile(model, report)
+    verification = verify_keras(output, model, batches, device, atol, rtol, on_step,
+                                reconciliation if layers else None, chunk_bytes)
+    return PipelineResult(exported, output, report, verification, reconciliation)

@@ -47,9 +47,12 @@ class LayerMatch:
     layout: str                     # "same", "channels-first", "differs", "-"
     notes: List[str] = field(default_factory=list)
     explained: bool = True
+    tensor: Optional[str] = None    # the ONNX tensor holding the layer's output (last node's first)
+    tensor_dtype: Optional[str] = None
 
     def to_dict(self) -> dict:
         return {"layer": self.layer, "class": self.kind, "onnx_nodes": self.nodes, "onnx_ops": self.ops,
+                "onnx_tensor": self.tensor,
                 "keras_params": self.keras_params, "onnx_params": self.onnx_params,
                 "keras_shape": None if self.keras_shape is None else list(self.keras_shape),
                 "onnx_shape": None if self.onnx_shape is None else list(self.onnx_shape),
@@ -106,6 +109,8 @@ def reconcile(keras_model, report) -> Reconciliation:
         row = LayerMatch(layer.name, type(layer).__name__, [n.name for n in nodes], _ops(nodes),
                          int(layer.count_params()), _params(nodes), keras_shape, onnx_shape,
                          _layout(keras_shape, onnx_shape) if nodes else "-")
+        if nodes and nodes[-1].outputs:
+            row.tensor, row.tensor_dtype = nodes[-1].outputs[0].name, nodes[-1].outputs[0].dtype
         rows.append(row)
         by_name[layer.name] = row
     # BatchNormalization first: folding it changes the numbers of the layer before it

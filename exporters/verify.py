@@ -24,11 +24,14 @@ import os
 import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from onnxinspect.errors import InspectError
+
+if TYPE_CHECKING:
+    from .layers import LayersResult
 
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
@@ -338,16 +341,21 @@ class VerifyResult:
     providers: List[str]
     note: str
     batches: List[BatchResult] = field(default_factory=list)
+    layers: Optional["LayersResult"] = None   # --layers
 
     @property
     def passed(self) -> bool:
-        return bool(self.batches) and all(b.passed for b in self.batches)
+        return (bool(self.batches) and all(b.passed for b in self.batches)
+                and (self.layers is None or self.layers.passed))
 
     def to_dict(self) -> dict:
-        return {"device": self.device, "providers": list(self.providers), "note": self.note,
-                "passed": self.passed,
-                "batches": [{"batch": b.batch, "passed": b.passed,
-                             "outputs": [c.to_dict() for c in b.outputs]} for b in self.batches]}
+        out = {"device": self.device, "providers": list(self.providers), "note": self.note,
+               "passed": self.passed,
+               "batches": [{"batch": b.batch, "passed": b.passed,
+                            "outputs": [c.to_dict() for c in b.outputs]} for b in self.batches]}
+        if self.layers is not None:
+            out["layers"] = self.layers.to_dict()
+        return out
 
 
 Reference = Callable[[Dict[str, np.ndarray]], List[np.ndarray]]
@@ -407,6 +415,10 @@ def format_result(result: VerifyResult) -> List[str]:
                 text += f", argmax {'agrees' if c.argmax_agree else 'DIFFERS'}, " \
                         f"top-{TOP_K} {'agrees' if c.topk_agree else 'differs'}"
             lines.append(f"  {verdict:8} {text}")
+    if result.layers is not None:
+        from .layers import format_layers
+
+        lines += format_layers(result.layers)
     lines.append("Verification:  " + ("PASSED" if result.passed else "FAILED")
                  + f" at batch {', '.join(str(b.batch) for b in result.batches)}")
     return lines
