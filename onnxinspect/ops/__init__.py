@@ -25,5 +25,6 @@ from . import (  # noqa: F401, I001
     recurrent,
     misc,
     attention,
+    sequence,
 )
 from .registry import OpRule, lookup, register, registered_ops  # noqa: F401

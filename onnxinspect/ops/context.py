@@ -166,6 +166,13 @@ class NodeContext:
                 out_shape = tuple(int(d) for d in folded.shape)
         self.outputs[i] = TensorInfo(self.output_names[i], dtype, out_shape, folded)
 
+    def set_info(self, i: int, info: TensorInfo) -> None:
+        """Record output ``i`` as ``info`` under the output's name: how a sequence, optional
+        or map is produced (``set_output`` makes tensors)."""
+        if i < len(self.outputs) and self.output_names[i]:
+            info.name = self.output_names[i]
+            self.outputs[i] = info
+
     def set_cost(self, macs: Dim = None, flops: Dim = None) -> None:
         """MACs (multiply-accumulates) and FLOPs; FLOPs default to 2 per MAC, and an op
         of known FLOPs but no multiply-accumulates has 0 MACs (``None`` means unknown)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import operator
+from dataclasses import replace
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -203,6 +204,11 @@ def unary(ctx: NodeContext) -> None:
 
 @register("Identity")
 def identity(ctx: NodeContext) -> None:
+    """Passes its input through: a tensor, or (opset 14+) a sequence or optional as it is."""
+    if ctx.has_input(0) and ctx.input(0).kind != "tensor":
+        ctx.set_info(0, replace(ctx.input(0)))
+        ctx.set_cost(flops=0)
+        return
     ctx.set_output(0, ctx.shape_or_none(0), value=ctx.value(0))
     ctx.set_cost(flops=0)
 

@@ -1,15 +1,10 @@
-"""Small ops of no larger family: LpNormalization, Det, OptionalHasElement, OptionalGetElement,
-SequenceLength.
+"""Small ops of no larger family: LpNormalization, Det.
 
 Cost convention (no MACs unless said):
 
 * LpNormalization: 3 FLOPs per element (``|x|`` or ``x²``, the sum along the axis, the
   division); the per-row root is ignored.
 * Det of ``(*, M, M)``: an LU elimination, MACs = batch · ⌊M³ / 3⌋, FLOPs = 2·MACs.
-* The Optional / Sequence accessors move no data: 0.
-
-Optionals and sequences are not tensors, so the inspector leaves their own shapes
-unknown; only the accessors whose result is a plain tensor get a rule here.
 """
 
 from __future__ import annotations
@@ -49,22 +44,3 @@ def det(ctx: NodeContext) -> None:
     if ctx.explaining:
         ctx.explain("flops", f"LU: MACs = batch·⌊M³/3⌋ = {dims_text([prod(batch)])}·⌊{format_dim(m)}³/3⌋ = "
                              f"{format_count(ctx.macs)}; FLOPs = 2·MACs = {format_count(ctx.flops)}")
-
-
-@register("OptionalHasElement")
-def optional_has_element(ctx: NodeContext) -> None:
-    ctx.set_output(0, (), "bool")
-    ctx.set_cost(macs=0, flops=0)
-
-
-@register("OptionalGetElement")
-def optional_get_element(ctx: NodeContext) -> None:
-    """A plain tensor passes through (opset 18); an optional's content is unknown to us."""
-    ctx.set_output(0, ctx.shape(0))
-    ctx.set_cost(macs=0, flops=0)
-
-
-@register("SequenceLength")
-def sequence_length(ctx: NodeContext) -> None:
-    ctx.set_output(0, (), "int64")
-    ctx.set_cost(macs=0, flops=0)

@@ -19,7 +19,8 @@ from onnxinspect import inspect_model
 from onnxinspect.ops import lookup
 
 FAMILIES = {f"onnxinspect.ops.{m}" for m in ("shape", "gather", "resize", "reduce", "tensor",
-                                              "elementwise", "constants")}
+                                              "elementwise", "constants", "sequence", "signal", "loss",
+                                              "text", "llm")}
 DATA_DEPENDENT = {"NonZero", "Unique", "NonMaxSuppression", "Compress"}
 
 
@@ -29,6 +30,10 @@ def _ours(op) -> bool:
 
 
 def _shape(value):
+    """A tensor's shape; a sequence's: ("sequence", its elements' shapes)."""
+    if isinstance(value, list):
+        shapes = tuple(_shape(v) for v in value)
+        return None if None in shapes else ("sequence", shapes)
     if isinstance(value, onnx.TensorProto):
         return tuple(value.dims)
     return tuple(np.asarray(value).shape) if isinstance(value, (np.ndarray, np.generic)) else None
@@ -75,15 +80,38 @@ def test_the_families_have_node_cases():
     assert len(CASES) > 300
 
 
+def _same_sequence(outcome, truth, exact):
+    """A sequence output: its length and its elements' shapes (each known one right; all
+    known when ``exact``)."""
+    if outcome.kind == "optional":   # an optional holding a sequence: what it holds
+        outcome = outcome.elem
+    assert outcome.kind == "sequence", outcome
+    if outcome.length is not None or exact:
+        assert outcome.length == len(truth[1]), (outcome.length, truth)
+    for item, shape in zip(outcome.items or (), truth[1] if outcome.items else (), strict=True):
+        if exact:
+            assert tuple(item.shape or ()) == shape and item.shape is not None, (item.shape, shape)
+        elif item.shape is not None:
+            assert all(d is None or d == t for d, t in zip(item.shape, shape, strict=True)), (item.shape, shape)
+    assert outcome.items is not None or not exact or not truth[1], "positions not told apart"
+
+
 @pytest.mark.parametrize("model,inputs,expected", CASES)
 def test_onnx_node_cases(model, inputs, expected):
     for outcome, truth in zip(inspect_model(model).outputs, expected, strict=True):
-        if outcome.shape is not None:
+        if truth and truth[0] == "sequence":
+            _same_sequence(outcome, truth, exact=False)
+        elif outcome.shape is not None:
             assert len(outcome.shape) == len(truth)
             assert all(d is None or d == t for d, t in zip(outcome.shape, truth, strict=True)), (outcome.shape, truth)
     report = inspect_model(_with_constant_inputs(model, inputs))
     data_dependent = any(n.op_type in DATA_DEPENDENT for n in report.nodes)
+    declared_sequences = any(t.kind != "tensor" for t in report.inputs)
     for outcome, truth in zip(report.outputs, expected, strict=True):
+        if truth and truth[0] == "sequence":
+            # A sequence fed by a graph input has a length only run time knows.
+            _same_sequence(outcome, truth, exact=not data_dependent and not declared_sequences)
+            continue
         assert outcome.shape is not None, f"{outcome.name}: no shape, reference {truth}"
         if data_dependent:
             assert all(d is None or d == t for d, t in zip(outcome.shape, truth, strict=True)), (outcome.shape, truth)
