@@ -11,8 +11,10 @@ from contextlib import contextmanager
 from typing import Iterator, Mapping, Optional
 
 from .analyse.cost import annotate_cost
+from .analyse.kv_cache import analyse_kv_cache
 from .analyse.layers import group_layers
 from .analyse.memory import analyse_memory
+from .analyse.precision import analyse_precision
 from .analyse.totals import sum_totals
 from .bind import InputShapes, bind_inputs
 from .load import Source, load_model
@@ -48,6 +50,8 @@ def inspect_model(source: Source, inputs: Optional[InputShapes] = None,
                         list(loaded.warnings) + walk.warnings)
         annotate_cost(report)
         report.memory = analyse_memory(report)
+        report.precision = analyse_precision(report)
+        report.kv_cache = analyse_kv_cache(report)
         if layers:
             report.layers = group_layers(report)
         if check:

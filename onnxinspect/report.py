@@ -243,6 +243,50 @@ class CheckResult:
 
 
 @dataclass
+class Precision:
+    """Weight precision and size against fp32 (analyse/precision.py)."""
+
+    labels: Dict[str, int]              # node precision label -> nodes
+    weight_bytes: int                   # the parameters as stored (packed blobs at their size)
+    metadata_bytes: int                 # scales and zero points of the quantized ops
+    fp32_bytes: int                     # the same logical parameters at fp32
+    quantized: bool
+    compression: Optional[float]        # fp32_bytes / (weight_bytes + metadata_bytes)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"labels": dict(self.labels), "weight_bytes": self.weight_bytes,
+                "metadata_bytes": self.metadata_bytes, "fp32_bytes": self.fp32_bytes,
+                "quantized": self.quantized, "compression": self.compression}
+
+
+@dataclass
+class KVCache:
+    """The key/value cache of a decoder and its prefill / decode cost (analyse/kv_cache.py)."""
+
+    layers: int
+    kv_heads: Dim
+    head_dim: Dim
+    dtype: Optional[str]
+    tensors: List[str]
+    bytes_per_token: Dim                # per sequence: Σ kv_heads·head_dim·dtype bytes
+    present_bytes: Dim                  # the present tensors, in the model's symbols
+    past_symbol: Optional[str]
+    new_tokens_symbol: Optional[str]
+    prefill_flops: Dim                  # past length 0
+    decode_flops: Dim                   # one new token
+    prefill_bytes_read: Dim
+    decode_bytes_read: Dim
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"layers": self.layers, "kv_heads": to_json(self.kv_heads), "head_dim": to_json(self.head_dim),
+                "dtype": self.dtype, "tensors": list(self.tensors),
+                "bytes_per_token": to_json(self.bytes_per_token), "present_bytes": to_json(self.present_bytes),
+                "past_symbol": self.past_symbol, "new_tokens_symbol": self.new_tokens_symbol,
+                "prefill": {"flops": to_json(self.prefill_flops), "bytes_read": to_json(self.prefill_bytes_read)},
+                "decode": {"flops": to_json(self.decode_flops), "bytes_read": to_json(self.decode_bytes_read)}}
+
+
+@dataclass
 class Report:
     model: ModelInfo
     inputs: List[TensorInfo]
@@ -253,6 +297,8 @@ class Report:
     memory: Optional[Memory] = None               # activation bytes and peak (analyse/memory.py)
     layers: Optional[List[LayerRow]] = None       # the --by layer rows (analyse/layers.py)
     check: Optional[CheckResult] = None           # --check's comparison (analyse/check.py)
+    precision: Optional[Precision] = None         # weight precision and size (analyse/precision.py)
+    kv_cache: Optional[KVCache] = None            # a decoder's key/value cache (analyse/kv_cache.py)
 
     def to_dict(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {
@@ -270,6 +316,10 @@ class Report:
             out["layers"] = [row.to_dict() for row in self.layers]
         if self.check is not None:
             out["check"] = self.check.to_dict()
+        if self.precision is not None:
+            out["precision"] = self.precision.to_dict()
+        if self.kv_cache is not None:
+            out["kv_cache"] = self.kv_cache.to_dict()
         return out
 
     def node(self, name: str) -> NodeReport:

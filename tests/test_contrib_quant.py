@@ -237,3 +237,69 @@ def test_cuda_only_ops_follow_the_documented_shapes(op, inputs, shape, out):
     report = inspect_model(one_node(op, inputs, ["y"], inits, feeds, **attrs))
     assert not report.warnings
     assert report.node("node").outputs[0].shape == tuple(out)
+
+
+def test_precision_of_a_4_bit_matmul():
+    k, n = 64, 24
+    report = inspect_model(nbits_model(k, n, 4, 32))
+    assert report.node("node").precision == "W4 A32"
+    p = report.precision
+    assert p.quantized and p.labels == {"W4 A32": 1}
+    assert p.weight_bytes == n * 2 * 16 + n * 4                 # packed blob + fp32 bias
+    assert p.metadata_bytes == n * 2 * 4 + n * 1                # fp32 scales + packed zero points
+    assert p.fp32_bytes == 4 * (k * n + n)
+    assert p.compression == round(p.fp32_bytes / (p.weight_bytes + p.metadata_bytes), 3)
+
+
+def test_qdq_label_and_an_unquantized_weight_is_flagged():
+    q = [init("s", np.array(0.1, np.float32)), init("z", np.array(0, np.int8))]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["xq"]),
+             helper.make_node("DequantizeLinear", ["xq", "s", "z"], ["xd"]),
+             helper.make_node("DequantizeLinear", ["Wq", "s", "z"], ["Wd"]),
+             helper.make_node("MatMul", ["xd", "Wd"], ["y"], name="quantized"),
+             helper.make_node("MatMul", ["y", "W2"], ["y2"], name="float")]
+    model = make_model(nodes, [("x", F, [2, 8])], [("y2", F, None)],
+                       q + [init("Wq", rand((8, 8), np.int8)), init("W2", rand((8, 4)))], opset=13)
+    report = inspect_model(model)
+    assert report.node("quantized").precision == "W8 A8 (QDQ)"
+    assert report.node("float").precision == "fp32"
+    assert report.warnings == ["node float (MatMul): weight 'W2' is fp32 in a quantized model: not quantized"]
+
+
+def kv_model(layers=2, kv=2, head=16, heads=4):
+    """A genai-style decoder skeleton: one GQA per layer on named past / present tensors."""
+    nodes, inputs, outputs = [], [("q", F, [1, "sequence_length", (heads + 2 * kv) * head])], []   # packed QKV
+    for i in range(layers):
+        for kind in ("key", "value"):
+            inputs.append((f"past_key_values.{i}.{kind}", F, [1, kv, "past_sequence_length", head]))
+            outputs.append((f"present.{i}.{kind}", F, None))
+        nodes.append(helper.make_node(
+            "GroupQueryAttention", ["q", "", "", f"past_key_values.{i}.key",
+                                    f"past_key_values.{i}.value", "seqlens", "total"],
+            [f"y{i}", f"present.{i}.key", f"present.{i}.value"], domain=MS, num_heads=heads, kv_num_heads=kv))
+    return nodes, inputs, outputs
+
+
+def test_kv_cache_bytes_per_token_and_at_two_lengths():
+    layers, kv, head, heads = 2, 2, 16, 4
+    nodes, inputs, outputs = kv_model(layers, kv, head, heads)
+    shape = helper.make_node("Shape", ["q"], ["q_shape"], start=1, end=2)
+    cast = helper.make_node("Cast", ["q_shape"], ["new"], to=I32)
+    total = helper.make_node("Add", ["new", "past_len"], ["total"])
+    pshape = helper.make_node("Shape", ["past_key_values.0.key"], ["p_shape"], start=2, end=3)
+    pcast = helper.make_node("Cast", ["p_shape"], ["past_len"], to=I32)
+    seqlens = helper.make_node("Sub", ["total", "one"], ["seqlens"])
+    model = make_model([shape, cast, pshape, pcast, total, seqlens] + nodes, inputs,
+                       [("y0", F, None)] + outputs, [init("one", np.array([1], np.int32))], domains={MS: 1})
+    report = inspect_model(model)
+    kvc = report.kv_cache
+    assert kvc.layers == layers and kvc.kv_heads == kv and kvc.head_dim == head
+    assert kvc.bytes_per_token == 2 * layers * kv * head * 4
+    assert kvc.past_symbol == "past_sequence_length"
+    for past, new in ((5, 1), (12, 3)):
+        feeds = {"q": rand((1, new, (heads + 2 * kv) * head))}
+        feeds.update({name: rand((1, kv, past, head)) for name, _, _ in inputs[1:]})
+        actual = ort_values(model, feeds)
+        ort_bytes = sum(v.nbytes for name, v in actual.items() if name.startswith("present."))
+        bound = inspect_model(model, dims={"past_sequence_length": past, "sequence_length": new})
+        assert bound.kv_cache.present_bytes == ort_bytes == kvc.bytes_per_token * (past + new)

@@ -7,6 +7,7 @@ from typing import AbstractSet, Iterable, List
 
 from ..report import NodeReport, Report, iter_nodes
 from .explain import memory_breakdown, node_formulas
+from .precision import precision_lines
 from .rows import HEADER, RIGHT, io_line, node_row
 from .summary import flops_line, format_bytes, memory_lines
 
@@ -39,6 +40,7 @@ def footer_lines(report: Report) -> List[str]:
             f"{d}: {n:,} ({format_bytes(t.bytes_by_dtype.get(d, 0))})" for d, n in t.params_by_dtype.items()))
     lines.append(flops_line(t))
     lines += memory_lines(report)
+    lines += precision_lines(report)
     lines.append(f"Nodes:         {t.nodes:,}")
     lines.append("Ops:           " + ", ".join(f"{op} {n}" for op, n in t.op_histogram.items()))
     lines.append("Inputs:        " + "; ".join(io_line(x) for x in report.inputs))

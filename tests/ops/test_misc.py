@@ -55,7 +55,7 @@ def test_sequence_length_of_split_to_sequence():
 
 
 def test_optional_of_a_tensor_round_trip():
-    # Optional(x) itself is no tensor (unknown to us); its element and has-element are.
+    # Optional(x) wraps x: its element and has-element are known.
     nodes = [helper.make_node("Optional", ["x"], ["o"]),
              helper.make_node("OptionalHasElement", ["o"], ["has"]),
              helper.make_node("OptionalGetElement", ["x"], ["y"])]
@@ -86,11 +86,8 @@ def test_node_cases_collected():
 
 @pytest.mark.parametrize("model,outputs", NODE_CASES)
 def test_onnx_node_cases(model, outputs):
-    """Tensor results exact; an optional's element (not a tensor to us) stays unknown."""
+    """Tensor results exact, an optional's element too (the optional carries its type)."""
     report = inspect_model(model)
     for graph_output, ours, truth in zip(model.graph.output, report.outputs, outputs, strict=True):
         if graph_output.type.HasField("tensor_type") and isinstance(truth, (np.ndarray, np.generic)):
-            feeding = next(n for n in model.graph.node if graph_output.name in n.output)
-            from_optional = feeding.op_type == "OptionalGetElement" and not model.graph.input[0].type.HasField(
-                "tensor_type")
-            assert ours.shape == (None if from_optional else np.shape(truth)), graph_output.name
+            assert ours.shape == np.shape(truth), graph_output.name
