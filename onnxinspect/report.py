@@ -34,6 +34,20 @@ class ModelInfo:
 
 
 @dataclass
+class AttributeParams:
+    """Learned values a node holds in an attribute rather than in a weight tensor (a
+    tree's thresholds, a linear model's coefficients), named ``<node>.<attribute>``."""
+
+    name: str
+    dtype: str
+    count: int
+    what: str = ""
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"name": self.name, "dtype": self.dtype, "count": self.count, "what": self.what}
+
+
+@dataclass
 class NodeReport:
     index: int
     name: str
@@ -44,6 +58,7 @@ class NodeReport:
     params: int = 0
     param_inputs: List[str] = field(default_factory=list)   # the weights counted here
     shared_params: List[str] = field(default_factory=list)  # of those, weights other nodes use too
+    attribute_params: List[AttributeParams] = field(default_factory=list)  # counted in params too
     macs: Dim = None
     flops: Dim = None
     known_op: bool = True
@@ -84,6 +99,8 @@ class NodeReport:
             out["explain"] = [{"kind": k, "text": t} for k, t in self.explanations]
         if self.warnings:
             out["warnings"] = list(self.warnings)
+        if self.attribute_params:
+            out["attribute_params"] = [p.to_dict() for p in self.attribute_params]
         if self.subgraphs:
             out["subgraphs"] = {k: [n.to_dict() for n in v] for k, v in self.subgraphs.items()}
         return out

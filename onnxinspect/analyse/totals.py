@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Dict, List, Mapping
 
 from ..dtypes import nbytes
-from ..report import NodeReport, Totals, body_cost, iter_nodes
+from ..report import AttributeParams, NodeReport, Totals, body_cost, iter_nodes
 from ..tensors import TensorInfo
 
 
@@ -17,10 +17,13 @@ def sum_totals(nodes: List[NodeReport], tensors: Mapping[str, TensorInfo]) -> To
     unique: Dict[str, TensorInfo] = {}
     histogram: Counter[str] = Counter()
     unknown_ops = []
+    held: Dict[str, AttributeParams] = {}
     for node in iter_nodes(nodes):
         params += node.params
         for name in node.param_inputs:
             unique.setdefault(name, tensors.get(name) or _find_input(node, name))
+        for values in node.attribute_params:  # learned values in attributes, by "<node>.<attribute>"
+            held.setdefault(values.name, values)
         histogram[node.op_type] += 1
         if not node.known_op:
             unknown_ops.append(node.op_type)
@@ -29,6 +32,9 @@ def sum_totals(nodes: List[NodeReport], tensors: Mapping[str, TensorInfo]) -> To
     macs, flops = body_cost(nodes)
     by_dtype: Counter[str] = Counter()
     bytes_by_dtype: Counter[str] = Counter()
+    for values in held.values():
+        by_dtype[values.dtype] += values.count
+        bytes_by_dtype[values.dtype] += nbytes(values.dtype, values.count)
     packed = {name: counted for node in iter_nodes(nodes) for name, counted in node.packed_params.items()}
     for name, info in unique.items():
         size = info.size

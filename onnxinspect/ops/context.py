@@ -17,7 +17,7 @@ import numpy.typing as npt
 from ..decode import attribute_value
 from ..dims import Dim
 from ..proto import AttributeProto
-from ..report import GraphWalk, NodeReport
+from ..report import AttributeParams, GraphWalk, NodeReport
 from ..tensors import FOLD_LIMIT, Shape, TensorInfo
 
 
@@ -55,7 +55,8 @@ class SubgraphWalker(Protocol):
 
 class NodeContext:
     __slots__ = ("node", "opset", "inputs", "outputs", "output_names", "macs", "flops", "explaining",
-                 "explanations", "warnings", "walker", "subgraphs", "scope", "packed", "_attrs")
+                 "explanations", "warnings", "walker", "subgraphs", "scope", "packed", "attribute_held",
+                 "_attrs")
 
     def __init__(self, node: Any, opset: int, inputs: List[Optional[TensorInfo]],
                  walker: Optional[SubgraphWalker] = None, explaining: bool = False,
@@ -79,6 +80,7 @@ class NodeContext:
         # slot -> (logical element count, logical dtype); the walker counts the logical
         # elements as the parameters and keeps the stored bytes (analyse/precision.py).
         self.packed: Dict[int, Tuple[int, str]] = {}
+        self.attribute_held: List[AttributeParams] = []   # learned values kept in attributes (ai.onnx.ml)
         self._attrs: Optional[Dict[str, Any]] = None
 
     # -- inputs ----------------------------------------------------------------
@@ -182,6 +184,17 @@ class NodeContext:
             macs = 0
         self.macs = macs
         self.flops = flops
+
+    def attribute_params(self, attribute: str, count: int, dtype: str, what: str) -> None:
+        """Report ``count`` learned values of ``dtype`` that the node holds in ``attribute``
+        (``what`` says what they are: "thresholds", "coefficients"); the walker adds them
+        to the node's parameters, named ``<node>.<attribute>``."""
+        if count <= 0:
+            return
+        label = self.node.name or self.op_type
+        self.attribute_held.append(AttributeParams(f"{label}.{attribute}", dtype, count, what))
+        if self.explaining:
+            self.explain("params", f"{attribute}: {count:,} {dtype} ({what})")
 
     def walk_subgraph(self, graph: Any, inputs: Mapping[str, TensorInfo]) -> GraphWalk:
         """Walk an If/Loop/Scan body with ``inputs`` bound to its formal inputs; every

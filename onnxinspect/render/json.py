@@ -7,7 +7,7 @@ The compact form is written node by node, byte for byte what ``json.dumps`` make
 ``to_dict()`` (tests/test_render_json.py compares the two), without building the dict:
 every tensor is written once per reader, so its JSON text is made once and reused
 (on a 20,000-node graph: 0.19 s for to_dict + dumps, 0.06 s this way).  Nodes with
-explanations, warnings or subgraphs go through ``to_dict()``.
+explanations, warnings, subgraphs or attribute parameters go through ``to_dict()``.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def render_json(report: Report, indent: Union[int, str, None] = None) -> str:
 
 
 def _node(node: NodeReport, tensors: Dict[int, str]) -> str:
-    if node.explanations or node.warnings or node.subgraphs:
+    if node.explanations or node.warnings or node.subgraphs or node.attribute_params:
         return json.dumps(node.to_dict(), **_COMPACT)
     get = tensors.get
     inputs = ",".join([get(id(t)) or _tensor(t, tensors) for t in node.inputs])

@@ -177,9 +177,10 @@ class Walker:
         report = NodeReport(index, node.name, node.op_type, node.domain, inputs, outputs,
                             macs=ctx.macs, flops=ctx.flops, known_op=rule is not None,
                             explanations=ctx.explanations, warnings=ctx.warnings,
-                            subgraphs=ctx.subgraphs,
+                            subgraphs=ctx.subgraphs, attribute_params=ctx.attribute_held,
                             name_scopes=_name_scopes(node) if node.metadata_props else None)
         self._count_params(report, rule, outputs)
+        report.params += sum(held.count for held in ctx.attribute_held)  # learned values in attributes
         if ctx.packed:
             _count_packed(report, ctx.packed)
         return report
