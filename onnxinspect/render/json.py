@@ -43,7 +43,7 @@ def render_json(report: Report, indent: Union[int, str, None] = None) -> str:
 
 
 def _node(node: NodeReport, tensors: Dict[int, str]) -> str:
-    if node.explanations or node.warnings or node.subgraphs or node.attribute_params:
+    if node.explanations or node.warnings or node.subgraphs or node.attribute_params or node.packed_params:
         return json.dumps(node.to_dict(), **_COMPACT)
     get = tensors.get
     inputs = ",".join([get(id(t)) or _tensor(t, tensors) for t in node.inputs])
@@ -57,7 +57,8 @@ def _node(node: NodeReport, tensors: Dict[int, str]) -> str:
             f'"param_inputs":[{_strings(node.param_inputs)}],'
             f'"shared_params":[{_strings(node.shared_params)}],'
             f'"known_op":{_value(node.known_op)},"flops_share":{_value(share)},'
-            f'"output_bytes":{_dim(node.output_bytes)},"live_bytes":{_dim(node.live_bytes)}}}')
+            f'"output_bytes":{_dim(node.output_bytes)},"live_bytes":{_dim(node.live_bytes)}'
+            + (f',"precision":{_value(node.precision)}}}' if node.precision is not None else "}"))
 
 
 def _strings(values: Sequence[str]) -> str:
