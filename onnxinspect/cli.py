@@ -18,8 +18,8 @@ import click
 from .errors import CONFLICT_EXIT, InspectError, UsageError, one_line
 
 COMMAND_GROUP = "onnxinspect.commands"
-FORMATS = ("table", "json", "markdown", "csv")   # render.FORMATS, without importing the renderers
-DIFF_FORMATS = ("table", "json", "markdown")     # render.diff.DIFF_FORMATS
+FORMATS = ("table", "json", "markdown", "csv", "html", "svg")   # render.FORMATS, without importing them
+DIFF_FORMATS = ("table", "json", "markdown", "html")     # render.diff.DIFF_FORMATS and html
 
 
 def plugin_commands() -> Dict[str, Any]:
@@ -179,9 +179,15 @@ def main() -> None:
 @click.option("--budget", "budget_specs", multiple=True, metavar="METRIC[@SYM=INT]<=LIMIT",
               help="Fail (exit 3) when a figure exceeds a limit, e.g. --budget params<=8M "
                    "--budget flops@N=1<=4G --budget peak_memory@N=1<=64MiB (repeatable; docs/diff.md).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write the report to this file instead of stdout (html: docs/html.md).")
+@click.option("--plot", "plot_dir", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Also write each chart as SVG and PNG into this folder (the html extra).")
+@click.option("--force", is_flag=True, help="Overwrite the -o file or the --plot files if they exist.")
 def inspect_command(model: Tuple[str, ...], fmt: str, input_specs: Tuple[str, ...],
                     dim_specs: Tuple[str, ...], explain: bool, by: str, check: bool,
-                    budget_specs: Tuple[str, ...]) -> None:
+                    budget_specs: Tuple[str, ...], output: Optional[str], plot_dir: Optional[str],
+                    force: bool) -> None:
     """Inspect MODEL and print a per-node table (or JSON / Markdown / CSV).
 
     Given a directory or several files: one summary row per model (batch mode).
@@ -195,20 +201,26 @@ def inspect_command(model: Tuple[str, ...], fmt: str, input_specs: Tuple[str, ..
     from .render import render_check, render_report
 
     failures: List[str] = []
+    charted = fmt in ("html", "svg") or plot_dir is not None
+    if charted:
+        _require_html()
     with guarded(path), gc_paused():
         inputs = parse_specs(input_specs, parse_input_spec, "--input")
         dims = parse_specs(dim_specs, parse_dim_spec, "--dim")
         budgets = _parse_budgets(budget_specs)
-        report = inspect_model(path, inputs=inputs, dims=dims, explain=explain, layers=by == "layer",
-                               check=check)
+        refuse_overwrite([output], force)
+        report = inspect_model(path, inputs=inputs, dims=dims, explain=explain,
+                               layers=by == "layer" or charted, check=check)
         for warning in report.warnings:
             click.echo(f"onnxinspect: warning: {one_line(warning)}", err=True)
         text = render_report(report, fmt, by=by, explain=explain)
+        if plot_dir is not None:
+            _write_plots(report, plot_dir, force)
         if budgets:
             from .budget import check_budgets
 
             failures = [f.line for f in check_budgets(report.to_dict(), budgets, dims)]
-    click.echo(text)
+    emit(text, output)
     if report.check is not None:
         if fmt == "csv":   # keep stdout parseable CSV
             click.echo(render_check(report.check), err=True)
@@ -216,6 +228,44 @@ def inspect_command(model: Tuple[str, ...], fmt: str, input_specs: Tuple[str, ..
             _report_failures(failures)
             sys.exit(CONFLICT_EXIT)
     _report_failures(failures)
+
+
+def refuse_overwrite(paths: Sequence[Optional[str]], force: bool) -> None:
+    """Nothing the user has is lost: an existing file is replaced only with --force."""
+    for path in paths:
+        if path and os.path.exists(path) and not force:
+            raise UsageError("exists; pass --force to overwrite it, or -o another path", path)
+
+
+def emit(text: str, output: Optional[str]) -> None:
+    """``text`` on stdout, or into the file ``-o`` names (checked by refuse_overwrite)."""
+    if output is None:
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text if text.endswith("\n") else text + "\n")
+    except OSError as exc:
+        fail(UsageError(f"cannot write: {exc.strerror or exc}", output))
+
+
+def _require_html() -> None:
+    """The html extra is missing: one line naming it, before any model is read."""
+    from .render.charts import vl_convert
+
+    try:
+        vl_convert()
+    except InspectError as error:
+        fail(error)
+
+
+def _write_plots(report: Any, folder: str, force: bool) -> None:
+    """``--plot DIR``: every chart as SVG and PNG, none written if one would be overwritten."""
+    from .render.charts import Charting, chart_specs, plot_paths, write_plots
+
+    specs = chart_specs(report, Charting())
+    refuse_overwrite(plot_paths(specs, folder), force)
+    write_plots(specs, folder)
 
 
 def _parse_budgets(specs: Sequence[str], increase: bool = False) -> List[Any]:
@@ -253,15 +303,21 @@ def _report_failures(lines: Sequence[str]) -> None:
 @click.option("--max-increase", "increase_specs", multiple=True, metavar="METRIC[@SYM=INT]=LIMIT|PCT%",
               help="Fail (exit 3) when a figure grows more, e.g. --max-increase flops=5% "
                    "--max-increase params=0 (repeatable).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write the diff to this file instead of stdout.")
+@click.option("--force", is_flag=True, help="Overwrite the -o file if it exists.")
 def diff_command(before: str, after: str, fmt: str, by: str, dim_specs: Tuple[str, ...],
-                 increase_specs: Tuple[str, ...]) -> None:
+                 increase_specs: Tuple[str, ...], output: Optional[str], force: bool) -> None:
     """Compare BEFORE with AFTER: each an ONNX model or a saved `--format json` report
     (save one with layers: `onnxinspect MODEL --by layer --format json > base.json`)."""
     try:
         dims = parse_specs(dim_specs, parse_dim_spec, "--dim")
         budgets = _parse_budgets(increase_specs, increase=True)
+        refuse_overwrite([output], force)
     except InspectError as error:
         fail(error)
+    if fmt == "html":
+        _require_html()
     from .api import gc_paused
     from .diff import diff_reports
     from .render.diff import render_diff
@@ -270,13 +326,18 @@ def diff_command(before: str, after: str, fmt: str, by: str, dim_specs: Tuple[st
         sides = [_load_side(path, layers=by == "layer") for path in (before, after)]
     with guarded(after), gc_paused():
         diff = diff_reports(sides[0], sides[1], by=by, bindings=dims, labels=(before, after))
-        text = render_diff(diff, fmt)
+        if fmt == "html":
+            from .render.html import render_diff_html
+
+            text = render_diff_html(diff)
+        else:
+            text = render_diff(diff, fmt)
         failures: List[str] = []
         if budgets:
             from .budget import check_increases
 
             failures = [f.line for f in check_increases(diff, budgets)]
-    click.echo(text, nl=False)
+    emit(text, output)
     _report_failures(failures)
 
 

@@ -18,7 +18,7 @@ RENDERERS = {
     "markdown": render_markdown,
     "csv": render_csv,
 }
-FORMATS = tuple(RENDERERS)
+FORMATS = tuple(RENDERERS) + ("html", "svg")   # render/html.py, render/charts.py: the html extra
 
 
 def render_report(report: Report, fmt: str, by: str = "node", explain: bool = False) -> str:
@@ -27,6 +27,11 @@ def render_report(report: Report, fmt: str, by: str = "node", explain: bool = Fa
     table, or in a section after a Markdown table; JSON carries them in each node's
     ``explain`` and csv has no room for them.  A table or Markdown report ends with
     ``report.check`` when there is one; JSON carries it under ``check``; csv leaves it out."""
+    if fmt in ("html", "svg"):   # one page or picture of everything, --by aside
+        from .charts import Charting, chart_specs, combined_svg
+        from .html import render_html
+
+        return render_html(report, explain) if fmt == "html" else combined_svg(chart_specs(report, Charting()))
     by_layer = by == "layer"
     if fmt == "table":
         text = render_layer_table(report, explain) if by_layer else render_table(report, explain)
