@@ -15,7 +15,7 @@ from typing import Dict, Sequence, Tuple
 
 import click
 
-from onnxinspect.cli import fail
+from onnxinspect.cli import fail, refuse_overwrite
 from onnxinspect.errors import InspectError, UsageError
 
 SOURCE_HELP = ("unet|KERAS_MODEL: 'unet' (the default) is the U-Net of the CNN-parameter article, rebuilt "
@@ -186,13 +186,6 @@ def export_and_verify(source, output, opset, seed, force, device, batches, atol,
         fail(error)
     click.echo(json.dumps(pipeline_dict(result), **COMPACT) if fmt == "json" else "\n".join(pipeline_lines(result)))
     sys.exit(0 if result.passed else 1)
-
-
-def refuse_overwrite(paths, force: bool) -> None:
-    """Nothing the user has is lost: an existing file is replaced only with --force."""
-    for path in paths:
-        if path and os.path.exists(path) and not force:
-            raise UsageError("exists; pass --force to overwrite it, or -o another path", path)
 
 
 def _seed_text(exported) -> str:
