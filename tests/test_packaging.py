@@ -59,6 +59,7 @@ def test_wheel_installs_one_top_level_package(wheel):
     assert {n.split("/")[0] for n in names} == {"onnxinspect", info}
     assert top_level in (None, ["onnxinspect"])
     assert "onnxinspect/py.typed" in names
+    assert {"onnxinspect/render/html_page.js", "onnxinspect/render/html_page.css"} <= set(names)  # --format html
     assert "onnxinspect/exporters/__init__.py" in names
     assert "onnxinspect/exporters/cli.py" in names
     assert "onnxinspect/exporters/keras/export.py" in names
