@@ -198,7 +198,7 @@ def test_markup_in_names_renders_as_text(browser, tmp_path):
     page = tmp_path / "evil.html"
     assert run(model, "--format", "html", "-o", page).exit_code == 0
     html = page.read_text(encoding="utf-8")
-    assert "<img src=x" not in html and "<script>alert" not in html
+    assert "<img src=x" not in html and "<script>alert" not in html and "</script><!--" not in html
     assert open_page(browser, page) == []
     assert browser.execute_script("return document.images.length") == 0
     assert column(browser, 2) == HOSTILE[:3]
