@@ -20,13 +20,13 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGES = os.path.join(ROOT, "docs", "images")
-UNET = os.path.join(ROOT, "fixtures", "unet.onnx")
+UNET = os.path.join("fixtures", "unet.onnx")   # as the page's title shows it (commands run in ROOT)
 
 
 def onnxinspect(*args: str) -> float:
     """Run the command line; its wall time in seconds."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "onnxinspect.cli", *args], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "onnxinspect.cli", *args], check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
     return time.perf_counter() - start
 
 
@@ -80,6 +80,7 @@ def measure(models: list[str]) -> None:
             print("|---|---:|---:|---:|---:|---:|")
             for model in models:
                 page = os.path.join(tmp, os.path.basename(model) + ".html")
+                model = os.path.abspath(model)
                 seconds = onnxinspect(model, "--format", "html", "-o", page)
                 fcp, drawn = load(driver, page)
                 nodes = driver.find_element("css selector", "#total-nodes .value").text

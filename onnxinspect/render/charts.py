@@ -163,7 +163,7 @@ def _memory(report: Report, charting: Charting) -> Optional[Spec]:
                                     "y": {"field": "bytes", "type": "quantitative"},
                                     "tooltip": [{"field": "label"}, {"field": "bytes", "format": ","}]}})
         layers.append({"data": {"values": [dict(peak, label=f"peak: {peak['node']}")]},
-                       "mark": {"type": "text", "align": "left", "dx": 6, "dy": -6, "color": "#d62728"},
+                       "mark": {"type": "text", "align": "right", "dx": -8, "dy": -4, "color": "#d62728"},
                        "encoding": {"x": {"field": "step", "type": "quantitative"},
                                     "y": {"field": "bytes", "type": "quantitative"},
                                     "text": {"field": "label"}}})
