@@ -26,5 +26,6 @@ from . import (  # noqa: F401, I001
     misc,
     attention,
     sequence,
+    ml,
 )
 from .registry import OpRule, lookup, register, registered_ops  # noqa: F401

@@ -1,0 +1,198 @@
+"""ai.onnx.ml rules on scikit-learn models converted by skl2onnx.
+
+Truths: every output shape is onnxruntime's actual output shape on a seeded batch; every
+parameter count comes from the fitted estimator's own arrays (``coef_``, ``tree_``,
+``support_vectors_``, ...), following what skl2onnx writes, never from the ONNX attributes.
+"""
+
+import re
+
+import numpy as np
+import onnx
+import pytest
+import skl2onnx
+from click.testing import CliRunner
+from sklearn.compose import ColumnTransformer
+from sklearn.datasets import make_classification, make_regression
+from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import Binarizer, LabelEncoder, Normalizer, OneHotEncoder, StandardScaler
+from sklearn.svm import SVC, SVR
+from truth import ort_shapes
+
+from onnxinspect import inspect_model
+from onnxinspect.cli import main
+
+N = 7   # the batch onnxruntime runs
+
+
+def classification(n_classes, seed=0):
+    X, y = make_classification(n_samples=60, n_features=4, n_informative=3, n_redundant=0,
+                               n_classes=n_classes, random_state=seed)
+    return X.astype(np.float32), y
+
+
+def regression(seed=0):
+    X, y = make_regression(n_samples=60, n_features=4, random_state=seed)
+    return X.astype(np.float32), y
+
+
+def convert(estimator, X, **options):
+    return skl2onnx.to_onnx(estimator, X[:1], options=options or None)
+
+
+def check_shapes(model, feeds):
+    """Inspect ``model`` with the feeds' shapes; every node output equals onnxruntime's."""
+    report = inspect_model(model, inputs={k: list(v.shape) for k, v in feeds.items()})
+    truth = ort_shapes(model, feeds)
+    compared = 0
+    for node in report.nodes:
+        for out in node.outputs:
+            if out.name in truth:
+                assert out.shape == truth[out.name], (node.op_type, out.name)
+                compared += 1
+    assert compared >= 1
+    assert not report.warnings, report.warnings
+    return report
+
+
+def ml_node(report, op_type):
+    return next(n for n in report.nodes if n.op_type == op_type)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_logistic_regression(n_classes):
+    X, y = classification(n_classes)
+    lr = LogisticRegression().fit(X, y)
+    report = check_shapes(convert(lr, X, zipmap=False), {"X": X[:N]})
+    own = lr.coef_.size + lr.intercept_.size
+    # skl2onnx writes a binary model as two rows, -w and w (and -b, b)
+    assert report.totals.params == (2 * own if n_classes == 2 else own)
+    assert report.totals.params_by_dtype == {"float32": report.totals.params}
+    assert report.totals.param_bytes == 4 * report.totals.params
+    node = ml_node(report, "LinearClassifier")
+    assert node.outputs[0].dtype == "int64"
+    assert node.macs == N * X.shape[1] * max(n_classes, 2)
+
+
+def test_string_labels():
+    X, y = classification(3)
+    lr = LogisticRegression().fit(X, np.array(["ant", "bee", "cat"])[y])
+    report = check_shapes(convert(lr, X, zipmap=False), {"X": X[:N]})
+    assert ml_node(report, "LinearClassifier").outputs[0].dtype == "string"
+
+
+def test_linear_regression():
+    X, y = regression()
+    lin = LinearRegression().fit(X, y)
+    report = check_shapes(convert(lin, X), {"X": X[:N]})
+    assert report.totals.params == lin.coef_.size + np.size(lin.intercept_)
+
+
+def tree_counts(trees):
+    """(internal nodes, leaves) summed over sklearn trees."""
+    internal = sum(int((t.tree_.children_left != -1).sum()) for t in trees)
+    return internal, sum(t.tree_.node_count for t in trees) - internal
+
+
+def tree_depth_sum(trees):
+    return sum(t.tree_.max_depth for t in trees)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_random_forest(n_classes):
+    X, y = classification(n_classes)
+    rf = RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0).fit(X, y)
+    report = check_shapes(convert(rf, X, zipmap=False), {"X": X[:N]})
+    internal, leaves = tree_counts(rf.estimators_)
+    # one threshold per internal node; per leaf one weight per class (binary: one)
+    assert report.totals.params == internal + leaves * (n_classes if n_classes > 2 else 1)
+    node = ml_node(report, "TreeEnsembleClassifier")
+    assert node.flops == N * (tree_depth_sum(rf.estimators_) + 3 * n_classes)
+
+
+def test_gradient_boosting_regressor():
+    X, y = regression()
+    gb = GradientBoostingRegressor(n_estimators=3, max_depth=2, random_state=0).fit(X, y)
+    report = check_shapes(convert(gb, X), {"X": X[:N]})
+    trees = gb.estimators_.ravel()
+    internal, leaves = tree_counts(trees)
+    # thresholds, one value per leaf, and the initial prediction as the base value
+    assert report.totals.params == internal + leaves + 1
+    assert ml_node(report, "TreeEnsembleRegressor").flops == N * (tree_depth_sum(trees) + 3)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 4])
+def test_svc(n_classes):
+    X, y = classification(n_classes)
+    svc = SVC(probability=False).fit(X, y)
+    report = check_shapes(convert(svc, X, zipmap=False), {"X": X[:N]})
+    assert report.totals.params == svc.support_vectors_.size + svc.dual_coef_.size + svc.intercept_.size
+
+
+def test_svr():
+    X, y = regression()
+    svr = SVR().fit(X, y)
+    report = check_shapes(convert(svr, X), {"X": X[:N]})
+    assert report.totals.params == svr.support_vectors_.size + svr.dual_coef_.size + svr.intercept_.size
+
+
+def test_scaler_normalizer_one_hot_pipeline():
+    X, y = classification(3)
+    X[:, 3] = np.arange(len(X)) % 3   # a categorical column
+    pipe = Pipeline([
+        ("features", ColumnTransformer([
+            ("num", Pipeline([("scale", StandardScaler()), ("norm", Normalizer())]), [0, 1, 2]),
+            ("cat", OneHotEncoder(), [3])])),
+        ("clf", LogisticRegression())]).fit(X, y)
+    report = check_shapes(convert(pipe, X, zipmap=False), {"X": X[:N]})
+    scaler = pipe.named_steps["features"].named_transformers_["num"].named_steps["scale"]
+    clf = pipe.named_steps["clf"]
+    # the scaler's mean_ and scale_ (as offset and 1/scale), the classifier's arrays;
+    # the one-hot categories are a vocabulary, not parameters
+    assert report.totals.params == scaler.mean_.size + scaler.scale_.size + clf.coef_.size + clf.intercept_.size
+    assert ml_node(report, "OneHotEncoder").params == 0
+
+
+def test_imputer_and_binarizer():
+    X, _ = regression()
+    report = check_shapes(convert(Binarizer(threshold=0.5).fit(X), X), {"X": X[:N]})
+    assert report.totals.params == 0   # the threshold is a setting, not learned
+    X[::5, 1] = np.nan
+    imp = SimpleImputer().fit(X)
+    report = check_shapes(convert(imp, X), {"X": X[:N]})
+    assert report.totals.params == imp.statistics_.size
+
+
+def test_label_encoder():
+    words = np.array(["ant", "bee", "cat", "bee", "ant", "cat", "dog"])
+    enc = LabelEncoder().fit(words)
+    model = skl2onnx.to_onnx(enc, words[:1])
+    report = check_shapes(model, {"X": words})
+    assert ml_node(report, "LabelEncoder").outputs[0].dtype == "int64"
+    assert report.totals.params == 0   # a vocabulary
+
+
+def bad_tree_model():
+    X, y = regression()
+    model = convert(GradientBoostingRegressor(n_estimators=2, max_depth=2, random_state=0).fit(X, y), X)
+    node = model.graph.node[0]
+    values = next(a for a in node.attribute if a.name == "nodes_values")
+    del values.floats[-1]   # one threshold short
+    return model
+
+
+@pytest.mark.parametrize("build, message", [
+    (bad_tree_model, r"attribute arrays of different lengths: .*nodes_values"),
+])
+def test_malformed_attributes_one_warning(build, message, tmp_path):
+    path = tmp_path / "bad.onnx"
+    onnx.save(build(), str(path))
+    result = CliRunner().invoke(main, [str(path)])
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("onnxinspect: warning: "), result.stderr
+    assert re.search(message, lines[0]), lines[0]
+    assert "Traceback" not in result.stderr
