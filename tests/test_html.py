@@ -271,3 +271,15 @@ def test_plot_and_svg_write_pictures(tmp_path):
     for title in ("Parameters per layer", "FLOPs per layer", "Activation memory", "Nodes per op type",
                   "Parameter bytes by dtype"):
         assert title in svg
+
+
+def test_svg_of_a_graph_without_nodes_is_one_line(tmp_path):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+    model = tmp_path / "empty.onnx"
+    onnx.save(helper.make_model(helper.make_graph([], "empty", [x], [x]),
+                                opset_imports=[helper.make_opsetid("", 17)]), str(model))
+    result = run(model, "--format", "svg")
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"onnxinspect: error: {model}: --format svg: nothing to chart (no nodes, parameters or known sizes)"]
+    assert run(model, "--format", "html").output.startswith("<!DOCTYPE html>")

@@ -173,6 +173,8 @@ def _memory(report: Report, charting: Charting) -> Optional[Spec]:
 
 def combined_svg(specs: Dict[str, Spec]) -> str:
     """Every chart stacked in one SVG picture (``--format svg``)."""
+    if not specs:
+        raise UsageError("--format svg: nothing to chart (no nodes, parameters or known sizes)")
     vlc = vl_convert()
     svg: str = vlc.vegalite_to_svg({"vconcat": list(specs.values()), "spacing": 30})
     return svg
