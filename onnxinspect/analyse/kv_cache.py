@@ -34,10 +34,10 @@ _KIND = re.compile(r"(key|value)", re.IGNORECASE)
 
 def _cache_name(name: str) -> Optional[Tuple[str, int, str]]:
     """(past|present, layer, key|value) for a cache tensor's name, else None."""
-    role, kind, layer = _ROLE.search(name), _KIND.search(name), _LAYER.search(name)
-    if role is None or kind is None or layer is None:
+    role, kinds, layer = _ROLE.search(name), _KIND.findall(name), _LAYER.search(name)
+    if role is None or not kinds or layer is None:
         return None
-    return role.group(1).lower(), int(layer.group(1)), kind.group(1).lower()
+    return role.group(1).lower(), int(layer.group(1)), kinds[-1].lower()   # (past_KEY_values.0.value)
 
 
 def _cache(tensors: List[TensorInfo], role: str) -> Dict[Tuple[int, str], Tuple[TensorInfo, Tuple[Dim, ...]]]:

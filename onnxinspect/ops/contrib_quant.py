@@ -24,6 +24,7 @@ from ..dtypes import element_bits
 from .context import NodeContext, ShapeError
 from .contrib import MS, channels_last
 from .contrib import attention as ms_attention
+from .contrib_llm import embed_layer_norm
 from .elementwise import softmax, unary
 from .linalg import gemm, matmul_dims
 from .pool import global_pool, pool
@@ -179,3 +180,12 @@ def qattention(ctx: NodeContext) -> None:
     """Attention with int8 input and weights: input, weight, bias, input_scale,
     weight_scale, mask_index, input_zero_point, weight_zero_point, past."""
     _with_inputs(ctx, (0, 1, 2, 5, 8), ms_attention, ctx.dtype(2) or ctx.dtype(3) or "float32")
+
+
+@register("QEmbedLayerNormalization", domain=MS, meta_inputs=(0, 1, 7, *range(8, 18)))
+def qembed_layer_norm(ctx: NodeContext) -> None:
+    """EmbedLayerNormalization on uint8 tables, gamma and beta: ids, segments, the five
+    quantized tensors, the mask, then their scales and zero points; float output."""
+    _with_inputs(ctx, range(8), embed_layer_norm, ctx.dtype(8) or "float32")
+    if len(ctx.outputs) > 1 and ctx.outputs[1] is not None:
+        ctx.outputs[1].dtype = "int32"
