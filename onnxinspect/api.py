@@ -16,10 +16,11 @@ from .analyse.layers import group_layers
 from .analyse.memory import analyse_memory
 from .analyse.precision import analyse_precision
 from .analyse.totals import sum_totals
-from .bind import InputShapes, bind_inputs
+from .bind import InputShapes, bind_inputs, check_bindings
 from .load import Source, load_model
 from .report import ModelInfo, Report
 from .walk import Walker
+from .walk.symbols import DataDependentSymbols
 
 
 def inspect_model(source: Source, inputs: Optional[InputShapes] = None,
@@ -41,13 +42,15 @@ def inspect_model(source: Source, inputs: Optional[InputShapes] = None,
         opsets = {(op.domain or "ai.onnx"): op.version for op in model.opset_import}
         if model.ir_version < 3 and not opsets:
             opsets = {"ai.onnx": 1}
-        graph_inputs = bind_inputs(model.graph, loaded.path, inputs or {}, dims or {})
-        walk = Walker(opsets, loaded.path, explaining=explain, functions=model.functions).walk(
-            model.graph, graph_inputs)
+        graph_inputs, symbols = bind_inputs(model.graph, loaded.path, inputs or {}, dims or {})
+        walker = Walker(opsets, loaded.path, explaining=explain, functions=model.functions,
+                        symbols=DataDependentSymbols(dims or {}))
+        walk = walker.walk(model.graph, graph_inputs)
+        check_bindings(dims or {}, symbols, walker.symbols.entries, loaded.path)
         info = ModelInfo(loaded.path, model.ir_version, opsets, model.producer_name,
                          model.producer_version, model.graph.name)
         report = Report(info, walk.inputs, walk.outputs, walk.nodes, sum_totals(walk.nodes, walk.tensors),
-                        list(loaded.warnings) + walk.warnings)
+                        list(loaded.warnings) + walk.warnings, data_dependent=walker.symbols.entries)
         annotate_cost(report)
         report.memory = analyse_memory(report)
         report.precision = analyse_precision(report)

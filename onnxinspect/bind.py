@@ -3,7 +3,9 @@
 
 Input shapes (``{"input_1": [1, 96, 96, "N"]}``; a string stays a symbol) replace the
 declared ones where the model leaves a dim open; a dim the model fixes cannot change.
-Bindings (``{"N": 8}``) substitute numbers for symbols of the inputs.  Every problem is
+Bindings (``{"N": 8}``) substitute numbers for symbols of the inputs; a binding may also
+name a data-dependent symbol (``nonzero_3``), which the walk substitutes when it makes
+the symbol: :func:`check_bindings` checks the names after the walk.  Every problem is
 a :class:`UsageError` phrased for the library and for the command line.
 """
 
@@ -14,15 +16,16 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Uni
 from .dims import Dim, is_int, subs_dim, sym
 from .errors import GraphError, UsageError
 from .graph import check_shape
+from .report import DataDependent
 from .tensors import Shape, TensorInfo, info_from_type
 
 InputShapes = Mapping[str, Sequence[Union[int, str]]]
 
 
 def bind_inputs(graph: Any, path: Optional[str], shapes: InputShapes,
-                bindings: Mapping[str, int]) -> Dict[str, TensorInfo]:
+                bindings: Mapping[str, int]) -> Tuple[Dict[str, TensorInfo], Set[str]]:
     """The infos of ``graph``'s user inputs (initializers excluded) after applying
-    ``shapes`` and ``bindings``."""
+    ``shapes`` and ``bindings``, and the inputs' symbols (bound ones included)."""
     initializers = {t.name for t in graph.initializer}
     declared = {vi.name: vi for vi in graph.input if vi.name not in initializers}
     for name in shapes:
@@ -55,11 +58,26 @@ def bind_inputs(graph: Any, path: Optional[str], shapes: InputShapes,
             if name in shapes or bindings:
                 _check_given(name, shape, path)
         infos[name] = TensorInfo(name, dtype, shape)
-    for name in bindings:
-        if name not in symbols:
-            raise _dim_error(name, f"no input dimension is called {name!r} "
-                                   f"(symbols: {', '.join(sorted(symbols)) or 'none'})", path)
-    return infos
+    return infos, symbols
+
+
+def check_bindings(bindings: Mapping[str, int], symbols: Set[str], data_dependent: Sequence[DataDependent],
+                   path: Optional[str]) -> None:
+    """Every binding names an input symbol or a data-dependent one, within its bound."""
+    made = {d.symbol: d for d in data_dependent}
+    for name, value in bindings.items():
+        entry = made.get(name)
+        if name in symbols:
+            continue
+        if entry is None:
+            listed = f"symbols: {', '.join(sorted(symbols)) or 'none'}"
+            if made:
+                listed += f"; data-dependent: {', '.join(made)}"
+            kind = "input or data-dependent" if made else "input"
+            raise _dim_error(name, f"no {kind} dimension is called {name!r} ({listed})", path)
+        if is_int(entry.bound) and value > entry.bound:
+            raise _dim_error(name, f"{value} exceeds its bound {entry.bound} ({entry.op_type} node "
+                                   f"{entry.node})", path)
 
 
 def _input_error(name: str, reason: str, path: Optional[str]) -> UsageError:

@@ -123,6 +123,23 @@ def body_cost(nodes: Iterable[NodeReport]) -> Tuple[Dim, Dim]:
 
 
 @dataclass
+class DataDependent:
+    """A size known only at run time (how many elements NonZero finds, TopK's run-time
+    K, a Loop's data-dependent trip count): a named symbol, the node that introduced it
+    and an upper bound where the op implies one (``None``: unbounded)."""
+
+    symbol: str
+    node: str            # the node's name, or "#<index>" (indices of enclosing nodes first)
+    op_type: str
+    bound: Dim = None
+    value: Optional[int] = None   # bound by --dim: the dims downstream use this number
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"symbol": self.symbol, "node": self.node, "op_type": self.op_type,
+                "bound": to_json(self.bound), "value": self.value}
+
+
+@dataclass
 class GraphWalk:
     """The outcome of walking one graph (the main graph or a subgraph body)."""
 
@@ -314,6 +331,7 @@ class Report:
     memory: Optional[Memory] = None               # activation bytes and peak (analyse/memory.py)
     layers: Optional[List[LayerRow]] = None       # the --by layer rows (analyse/layers.py)
     check: Optional[CheckResult] = None           # --check's comparison (analyse/check.py)
+    data_dependent: List[DataDependent] = field(default_factory=list)  # run-time sizes (walk/symbols.py)
     precision: Optional[Precision] = None         # weight precision and size (analyse/precision.py)
     kv_cache: Optional[KVCache] = None            # a decoder's key/value cache (analyse/kv_cache.py)
 
@@ -326,6 +344,7 @@ class Report:
             "nodes": [n.to_dict() for n in self.nodes],
             "totals": self.totals.to_dict(),
             "warnings": list(self.warnings),
+            "data_dependent": [d.to_dict() for d in self.data_dependent],
         }
         if self.memory is not None:
             out["memory"] = self.memory.to_dict()

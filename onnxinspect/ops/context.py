@@ -9,7 +9,7 @@ they cannot say (an input shape is unknown); the walker then reports null shapes
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple, Union
+from typing import Any, Dict, Hashable, List, Mapping, Optional, Protocol, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -50,6 +50,10 @@ class SubgraphWalker(Protocol):
 
     def child(self, opsets: Mapping[str, int]) -> "SubgraphWalker":
         """A walker for a function body with the function's own opsets."""
+        ...
+
+    def data_dependent(self, node: Any, key: Tuple[Hashable, ...], bound: Dim) -> Dim:
+        """The named symbol for a size of ``node`` known only at run time."""
         ...
 
 
@@ -195,6 +199,15 @@ class NodeContext:
         self.attribute_held.append(AttributeParams(f"{label}.{attribute}", dtype, count, what))
         if self.explaining:
             self.explain("params", f"{attribute}: {count:,} {dtype} ({what})")
+
+    def data_dependent(self, bound: Dim, *key: Hashable) -> Dim:
+        """A size known only at run time (NonZero's count, a run-time K): a fresh named
+        symbol (or the number ``--dim`` bound it to), the same for every node with the same
+        op and ``key`` (what decides the size: input names, attributes) in the same scope.
+        ``bound`` is its upper bound (None: none).  Unknown (None) without a walker."""
+        if self.walker is None:
+            return None
+        return self.walker.data_dependent(self.node, key, bound)
 
     def walk_subgraph(self, graph: Any, inputs: Mapping[str, TensorInfo]) -> GraphWalk:
         """Walk an If/Loop/Scan body with ``inputs`` bound to its formal inputs; every

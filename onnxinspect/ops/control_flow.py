@@ -105,6 +105,10 @@ def loop(ctx: NodeContext) -> None:
     ctx.warnings.extend(walk.warnings)  # the reported pass only, not every fixed-point pass
 
     trip = _trip_count(ctx, walk, carried, states)
+    if trip is None:   # decided at run time: a symbol of its own, at most M when M is known
+        m = ctx.value(0) if ctx.has_input(0) else None
+        trip = ctx.data_dependent(None if m is None or m.size != 1 else as_dim(m.reshape(-1)[0]),
+                                  *ctx.node.output)
     for i, (info, shape) in enumerate(zip(carried, states, strict=False)):
         ctx.set_output(i, shape, info.dtype if info else _output(walk, 1 + i).dtype)
     for k in range(len(body.output) - 1 - len(carried)):

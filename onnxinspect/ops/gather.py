@@ -13,7 +13,7 @@ from typing import List, Optional, Sequence, Union
 
 import numpy as np
 
-from ..dims import Dim, Expr, ceildiv, format_dim, is_int, sub
+from ..dims import Dim, Expr, ceildiv, format_dim, is_int, min_dim, prod, sub
 from .common import axes_operand, dims_from_value, explain_value, normalize_axes, normalize_axis, shape_like, tidy
 from .context import NodeContext, ShapeError, Unknown
 from .registry import register
@@ -167,12 +167,16 @@ def compress(ctx: NodeContext) -> None:
     ctx.set_cost(flops=0)
     x = ctx.shape(0)
     condition = ctx.value(1)
-    kept = None if condition is None else int(np.count_nonzero(condition))
+    kept: Dim = None if condition is None else int(np.count_nonzero(condition))
     axis = ctx.attr("axis", None)
+    size = prod(x) if axis is None else x[normalize_axis(int(axis), len(x))]
+    if kept is None:   # a run-time condition: at most the slices (elements) it selects from
+        length = ctx.shape_or_none(1)
+        bound = size if length is None or len(length) != 1 else min_dim(size, length[0])
+        kept = ctx.data_dependent(size if bound is None else bound, ctx.node.input[1], size)
     if axis is None:
         ctx.set_output(0, (kept,))
     else:
-        axis = normalize_axis(int(axis), len(x))
         out = list(x)
-        out[axis] = kept  # data-dependent unless the condition is a known constant
+        out[normalize_axis(int(axis), len(x))] = kept
         ctx.set_output(0, out)

@@ -101,8 +101,10 @@ def top_k(ctx: NodeContext) -> None:
     size = x[axis]
     if is_int(k) and is_int(size) and k > size:
         raise ShapeError(f"K = {k} exceeds axis size {size}")
+    if k is None:   # K computed at run time: one symbol per K tensor, at most the axis size
+        k = ctx.data_dependent(size, ctx.node.input[1])
     out = list(x)
-    out[axis] = k  # None when K is computed at run time
+    out[axis] = k
     ctx.set_output(0, out)
     ctx.set_output(1, out, "int64")
     ctx.set_cost(flops=prod(x))

@@ -2,8 +2,9 @@
 NonMaxSuppression, ReverseSequence, GridSample, AffineGrid, CenterCropPad, the window
 functions, Multinomial.
 
-Data-dependent sizes (how many elements NonZero finds) are unknown (``None``), never
-guessed.  OneHot's ``depth`` and ``values`` (the off/on pair) are settings, so meta.
+Data-dependent sizes (how many elements NonZero finds) are named symbols
+(:meth:`NodeContext.data_dependent`), bounded where the op implies a bound, never guessed.
+OneHot's ``depth`` and ``values`` (the off/on pair) are settings, so meta.
 FLOPs: data movement and selection count 0; GridSample interpolates like Resize
 (see :mod:`.resize`); AffineGrid is one small matrix product per output point
 (``k·(k+1)`` MACs for ``k`` spatial axes); NonMaxSuppression is unknown (data dependent).
@@ -16,7 +17,7 @@ from typing import Any, Union
 import numpy as np
 import numpy.typing as npt
 
-from ..dims import Dim, Expr, ceildiv, is_int, prod, sub
+from ..dims import Dim, Expr, ceildiv, is_int, min_dim, mul, prod, sub
 from ..dtypes import dtype_name
 from .common import as_dim, dims_from_value, normalize_axes, normalize_axis
 from .context import NodeContext, ShapeError, Unknown
@@ -27,9 +28,9 @@ from .registry import register
 def range_(ctx: NodeContext) -> None:
     ctx.set_cost(flops=0)
     start_v, limit_v, delta_v = (ctx.value(i) for i in range(3))
-    if start_v is None or limit_v is None or delta_v is None:
-        ctx.set_output(0, (None,))
-        raise Unknown("start / limit / delta not known")
+    if start_v is None or limit_v is None or delta_v is None:   # a length known at run time only
+        ctx.set_output(0, (ctx.data_dependent(None, *ctx.node.input),))
+        return
     start, limit, delta = (_scalar(v) for v in (start_v, limit_v, delta_v))
     value = None
     length: Dim
@@ -43,7 +44,7 @@ def range_(ctx: NodeContext) -> None:
           and (is_int(limit) or isinstance(limit, Expr))):
         length = ceildiv(sub(limit, start), delta)  # a symbolic limit is taken to be >= start
     else:
-        length = None
+        length = ctx.data_dependent(None, *ctx.node.input)
     ctx.set_output(0, (length,), value=value)
 
 
@@ -85,8 +86,8 @@ def non_zero(ctx: NodeContext) -> None:
     if value is not None and value.dtype != object:
         found = np.array(np.nonzero(value), dtype=np.int64)
         ctx.set_output(0, found.shape, "int64", found)
-    else:
-        ctx.set_output(0, (len(x), None), "int64")
+    else:   # at most every element is non-zero
+        ctx.set_output(0, (len(x), ctx.data_dependent(prod(x), ctx.node.input[0])), "int64")
 
 
 @register("Unique")
@@ -94,23 +95,38 @@ def unique(ctx: NodeContext) -> None:
     ctx.set_cost(flops=0)
     x = ctx.shape(0)
     axis = ctx.attr("axis", None)
+    # Y, indices and counts have one entry per distinct value (or slice): at most all of them.
     if axis is None:
-        ctx.set_output(0, (None,))
+        found = ctx.data_dependent(prod(x), ctx.node.input[0], None)
+        ctx.set_output(0, (found,))
         ctx.set_output(2, (prod(x),), "int64")
     else:
         axis = normalize_axis(int(axis), len(x))
+        found = ctx.data_dependent(x[axis], ctx.node.input[0], axis)
         out = list(x)
-        out[axis] = None
+        out[axis] = found
         ctx.set_output(0, out)
         ctx.set_output(2, (x[axis],), "int64")
-    ctx.set_output(1, (None,), "int64")
-    ctx.set_output(3, (None,), "int64")
+    ctx.set_output(1, (found,), "int64")
+    ctx.set_output(3, (found,), "int64")
 
 
 @register("NonMaxSuppression", meta_inputs=(2, 3, 4))
 def non_max_suppression(ctx: NodeContext) -> None:
-    ctx.set_output(0, (None, 3), "int64")
+    """At most ``max_output_boxes_per_class`` (absent: 0) boxes per batch and class."""
     ctx.set_cost(flops=None)
+    boxes, scores = ctx.shape_or_none(0), ctx.shape_or_none(1)
+    limit = dims_from_value(ctx.value(2)) if ctx.has_input(2) else [0]
+    per_class = None if not limit else limit[0]
+    if per_class == 0:
+        ctx.set_output(0, (0, 3), "int64")
+        return
+    bound = None
+    if boxes is not None and scores is not None and len(boxes) == 3 and len(scores) == 3:
+        per_class = boxes[1] if per_class is None else min_dim(per_class, boxes[1])
+        bound = mul(scores[0], scores[1], per_class)
+    key = (*ctx.node.input, int(ctx.attr("center_point_box", 0)))
+    ctx.set_output(0, (ctx.data_dependent(bound, *key), 3), "int64")
 
 
 @register("GridSample")

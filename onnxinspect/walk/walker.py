@@ -10,13 +10,13 @@ whose consumer is folded away (shape arithmetic), are not parameters.
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Hashable, Iterable, List, Mapping, Optional, Tuple
 
 import numpy as np
 
 from .. import ops  # noqa: F401  (registers every rule)
 from ..decode import tensor_array
-from ..dims import is_int, prod
+from ..dims import Dim, Expr, is_int, prod
 from ..dtypes import INTEGER_TYPES, dtype_name
 from ..errors import GraphError, InspectError
 from ..graph import MAX_ELEMENTS, MAX_NESTING, build_graph
@@ -27,6 +27,7 @@ from ..proto import AttributeProto
 from ..report import GraphWalk, NodeReport, iter_nodes
 from ..tensors import FOLD_LIMIT, Shape, TensorInfo, info_from_type
 from .functions import function_rule, index_functions
+from .symbols import DataDependentSymbols
 
 # If/Loop/Scan bodies and function calls nest at most this deep: a clear error
 # beyond it instead of Python's RecursionError.  One limit for both checks: graph.py
@@ -80,16 +81,30 @@ class Walker:
     """Walks a model's graph; reusable for subgraph bodies through :meth:`walk`."""
 
     def __init__(self, opsets: Mapping[str, int], path: Optional[str] = None,
-                 explaining: bool = False, functions: Iterable[Any] = (), depth: int = 0) -> None:
+                 explaining: bool = False, functions: Iterable[Any] = (), depth: int = 0,
+                 symbols: Optional[DataDependentSymbols] = None, enclosing: Optional[List[int]] = None) -> None:
         self.opsets = {("" if k == "ai.onnx" else k): v for k, v in opsets.items()}
         self.path = path
         self.explaining = explaining
         self.functions = index_functions(functions)  # model-local FunctionProtos
         self.depth = depth                            # nesting level of the graph being walked
+        # The data-dependent sizes' symbols, shared by every body and function call.
+        self.symbols = symbols if symbols is not None else DataDependentSymbols({})
+        self.enclosing = enclosing if enclosing is not None else []   # indices of the nodes being visited
 
     def child(self, opsets: Mapping[str, int]) -> "Walker":
         """A walker for a function body: the function's own opsets, same nesting count."""
-        return Walker({**self.opsets, **opsets}, self.path, self.explaining, self.functions, self.depth)
+        return Walker({**self.opsets, **opsets}, self.path, self.explaining, self.functions, self.depth,
+                      self.symbols, self.enclosing)
+
+    def data_dependent(self, node: Any, key: Tuple[Hashable, ...], bound: Dim) -> Dim:
+        """The symbol (or bound number) for a size of ``node`` known only at run time;
+        ``key`` is what decides the size (input names, attributes): equal keys, one symbol."""
+        where = tuple(self.enclosing)
+        label = "/".join(f"#{i}" for i in where[:-1]) + ("/" if len(where) > 1 else "")
+        label += node.name or f"#{where[-1]}"
+        base = f"{node.op_type.lower()}_" + "_".join(str(i) for i in where)
+        return self.symbols.get((where[:-1], node.domain, node.op_type, *key), base, label, node.op_type, bound)
 
     def opset(self, domain: str) -> int:
         return self.opsets.get("" if domain == "ai.onnx" else domain, 0)
@@ -114,6 +129,9 @@ class Walker:
         for name, tensor in model_graph.initializers.items():
             tensors[name] = initializer_info(tensor)
         graph_inputs = []
+        if self.depth == 1:   # a data-dependent symbol never takes an input's symbol's name
+            self.symbols.reserve(str(s) for info in inputs.values() for d in info.shape or ()
+                                 if isinstance(d, Expr) for s in d.symbols())
         for vi in model_graph.inputs:
             info = inputs.get(vi.name)
             if info is None:
@@ -151,6 +169,7 @@ class Walker:
             ctx.warn(f"node {label}: no shape rule for {node.domain or 'ai.onnx'}::{node.op_type}; "
                      f"outputs unknown")
         else:
+            self.enclosing.append(index)
             try:
                 rule.infer(ctx)
             except Unknown:
@@ -161,6 +180,8 @@ class Walker:
                 raise  # e.g. a subgraph nested too deep: the model cannot be inspected
             except Exception as exc:  # a rule bug must not stop the inspection
                 ctx.warn(f"node {label} ({node.op_type}): rule failed: {type(exc).__name__}: {exc}")
+            finally:
+                self.enclosing.pop()
 
         outputs = []
         const = all(i is None or i.const for i in inputs) and not _has_subgraph(node)
