@@ -142,7 +142,7 @@ def test_loop_condition_on_the_iteration_number_is_counted():
     assert report.node("loop").flops == 4 * (1 + 4)   # Less + Neg per pass
 
 
-def test_loop_with_a_data_dependent_condition_has_unknown_trip_count():
+def test_loop_with_a_data_dependent_condition_has_a_trip_count_symbol():
     zero = init("zero", np.array(0, dtype=np.float32))
     model = loop_model(10, [helper.make_node("Neg", ["x"], ["x_next"]),
                             helper.make_node("ReduceSum", ["x_next"], ["total"], keepdims=0),
@@ -152,8 +152,11 @@ def test_loop_with_a_data_dependent_condition_has_unknown_trip_count():
     report = inspect_model(model)
     actual = ort_shapes(model, random_feeds(model, {"init_x": (4,)}))
     ours = our_shapes(report)
-    assert ours["scan_x_seen"] == (None, 4) and compatible(ours["scan_x_seen"], actual["scan_x_seen"])
-    assert report.node("loop").flops is None
+    assert ours["scan_x_seen"] == ("loop_0", 4) and actual["scan_x_seen"][1:] == (4,)
+    [trips] = report.data_dependent
+    assert (trips.symbol, trips.node, trips.bound) == ("loop_0", "loop", 10)   # at most M passes
+    assert str(report.node("loop").flops) == "9*loop_0"   # Neg 4 + ReduceSum 4 + Greater 1 per pass
+    assert 1 <= actual["scan_x_seen"][0] <= trips.bound
 
 
 def test_loop_trip_count_from_a_symbolic_dim():

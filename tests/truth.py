@@ -123,8 +123,9 @@ def check(model, bindings: Optional[Mapping[str, int]] = None, feeds=None, data_
     """Inspect ``model`` and assert every node output's shape equals onnxruntime's actual
     one (our symbolic dims substituted with ``bindings``) and agrees with
     onnx.shape_inference where it knows a dim (its named symbols too, unless
-    ``compare_symbols`` is off) and a dtype.  Dims in ``data_dependent`` tensors may stay
-    unknown.  Returns the report."""
+    ``compare_symbols`` is off) and a dtype.  A data-dependent symbol takes the size
+    onnxruntime found (see :func:`run_time_sizes`).  Dims in ``data_dependent`` tensors
+    may stay unknown.  Returns the report."""
     from onnxinspect import inspect_model
     from onnxinspect.dims import subs_dim
     from onnxinspect.dtypes import dtype_name
@@ -137,6 +138,7 @@ def check(model, bindings: Optional[Mapping[str, int]] = None, feeds=None, data_
     inferred = onnx_shapes(model) if onnx_truth else {}
     types = onnx_types(model) if onnx_truth else {}
     ours = {t.name: t for node in report.nodes for t in node.outputs if t.name}
+    bindings.update(run_time_sizes(report, actual, bindings))
     for name, shape in actual.items():
         info = ours[name]
         assert info.shape is not None, f"{name}: we inferred no shape, ORT gives {shape}"
@@ -156,6 +158,29 @@ def check(model, bindings: Optional[Mapping[str, int]] = None, feeds=None, data_
         if types.get(name):
             assert info.dtype == dtype_name(types[name]), f"{name}: ours {info.dtype}, onnx {types[name]}"
     return report
+
+
+def run_time_sizes(report, actual: Mapping[str, tuple], bindings: Mapping[str, int]) -> Dict[str, int]:
+    """The size each data-dependent symbol of ``report`` took when onnxruntime ran
+    (``actual``: tensor -> shape), read where a dim is the symbol alone; asserts one size
+    per symbol, within the symbol's bound (evaluated at ``bindings`` and the sizes found)."""
+    from onnxinspect.dims import Expr, subs_dim, sym
+
+    symbols = {sym(d.symbol): d for d in report.data_dependent}
+    found: Dict[str, int] = {}
+    for node in report.nodes:
+        for t in node.outputs:
+            if t.shape is None or t.name not in actual:
+                continue
+            for mine, size in zip(t.shape, actual[t.name], strict=True):
+                entry = symbols.get(mine) if isinstance(mine, Expr) else None
+                if entry is not None:
+                    assert found.setdefault(entry.symbol, size) == size, f"{entry.symbol}: sizes differ"
+    everything = {**bindings, **found}
+    for name, size in found.items():
+        bound = subs_dim(symbols[sym(name)].bound, everything)
+        assert bound is None or (isinstance(bound, int) and size <= bound), f"{name} = {size} > bound {bound}"
+    return found
 
 
 def varint(v: int) -> bytes:

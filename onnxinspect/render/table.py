@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import AbstractSet, Iterable, List
 
-from ..report import NodeReport, Report, iter_nodes
+from ..dims import format_count
+from ..report import DataDependent, NodeReport, Report, iter_nodes
 from .explain import memory_breakdown, node_formulas
 from .precision import precision_lines
 from .rows import HEADER, RIGHT, io_line, node_row
@@ -45,6 +46,8 @@ def footer_lines(report: Report) -> List[str]:
     lines.append("Ops:           " + ", ".join(f"{op} {n}" for op, n in t.op_histogram.items()))
     lines.append("Inputs:        " + "; ".join(io_line(x) for x in report.inputs))
     lines.append("Outputs:       " + "; ".join(io_line(x) for x in report.outputs))
+    if report.data_dependent:
+        lines.append("Run-time dims: " + ", ".join(_data_dependent(d) for d in report.data_dependent))
     m = report.model
     opsets = ", ".join(f"{d} {v}" for d, v in m.opsets.items())
     producer = f"{m.producer} {m.producer_version}".strip() or "unknown"
@@ -52,6 +55,12 @@ def footer_lines(report: Report) -> List[str]:
     if any(n.shared_params for n in iter_nodes(report.nodes)):
         lines.append("* weight shared with other nodes: counted at each node, once in unique params")
     return lines
+
+
+def _data_dependent(d: DataDependent) -> str:
+    """``nonzero_3 ≤ 24 (NonZero #3)``; ``= 10`` where --dim bound it."""
+    size = f" = {d.value}" if d.value is not None else "" if d.bound is None else f" ≤ {format_count(d.bound)}"
+    return f"{d.symbol}{size} ({d.op_type} {d.node})"
 
 
 WIDTH = 120        # terminal columns a footer line should fit

@@ -183,8 +183,10 @@ def test_slice_of_symbolic_dims():
     assert shapes == {"y": ("N - 1", "T", "3"), "z": ("N", "T", "4"), "w": ("N", "2", "4")}
 
 
-def test_data_dependent_dims_stay_unknown():
-    """NonZero / Unique / NonMaxSuppression / Compress sizes depend on the data: None, never a guess."""
+def test_data_dependent_dims_are_named_symbols():
+    """NonZero / Unique / NonMaxSuppression / Compress sizes depend on the data: a named
+    symbol each, with the bound the op implies, never a guess (sizes checked against ORT's
+    by ``check``, bounds by hand)."""
     model = build([helper.make_node("NonZero", ["x"], ["nz"]),
                    helper.make_node("Unique", ["x"], ["u", "ui", "uinv", "uc"], sorted=1),
                    helper.make_node("Unique", ["x"], ["v", "vi", "vinv", "vc"], axis=1),
@@ -192,11 +194,14 @@ def test_data_dependent_dims_stay_unknown():
                    helper.make_node("NonMaxSuppression", ["boxes", "scores", "m"], ["sel"])],
                   [("x", F, [3, 4]), ("c", B, [5]), ("boxes", F, [1, 6, 4]), ("scores", F, [1, 2, 6])],
                   [const("m", [3])], outputs=["nz", "u", "uinv", "v", "vinv", "cz", "sel"])
-    unknown = {"nz", "u", "ui", "uc", "v", "vi", "vc", "cz", "sel"}
-    report = check(model, data_dependent=unknown)
-    shapes = {t.name: t.shape for n in report.nodes for t in n.outputs}
-    assert shapes["nz"] == (2, None) and shapes["sel"] == (None, 3) and shapes["cz"] == (None,)
-    assert shapes["uinv"] == (12,) and shapes["v"] == (3, None) and shapes["vinv"] == (4,)
+    report = check(model)
+    shapes = {t.name: tuple(map(str, t.shape)) for n in report.nodes for t in n.outputs}
+    assert shapes["nz"] == ("2", "nonzero_0") and shapes["sel"] == ("nonmaxsuppression_4", "3")
+    assert shapes["u"] == shapes["ui"] == shapes["uc"] == ("unique_1",) and shapes["uinv"] == ("12",)
+    assert shapes["v"] == ("3", "unique_2") and shapes["vinv"] == ("4",) and shapes["cz"] == ("compress_3",)
+    # at most 12 elements are non-zero or distinct, 4 columns; 5 conditions; 1 x 2 classes x 3 boxes
+    assert [(d.symbol, d.bound) for d in report.data_dependent] == [
+        ("nonzero_0", 12), ("unique_1", 12), ("unique_2", 4), ("compress_3", 5), ("nonmaxsuppression_4", 6)]
 
 
 def test_gather_on_an_embedding_table_counts_the_table():
