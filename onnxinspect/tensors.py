@@ -97,15 +97,19 @@ class OptionalInfo(TensorInfo):
 @dataclass
 class MapInfo(TensorInfo):
     """A map (ai.onnx.ml): ``key`` the key dtype, ``elem`` the values' type; ``dtype``
-    is the values' dtype."""
+    is the values' dtype; ``entries`` its number of entries when known (ZipMap's: one per class)."""
 
     kind: ClassVar[str] = "map"
     key: Optional[str] = None
     elem: Optional[TensorInfo] = None
+    entries: Dim = None
 
     def to_dict(self) -> Dict[str, Any]:
-        return {"name": self.name, "dtype": self.dtype, "shape": None, "type": "map",
-                "key": self.key, "elem": _type_json(self.elem)}
+        out: Dict[str, Any] = {"name": self.name, "dtype": self.dtype, "shape": None, "type": "map",
+                               "key": self.key, "elem": _type_json(self.elem)}
+        if self.entries is not None:
+            out["entries"] = to_json(self.entries)
+        return out
 
 
 def merge_shapes(a: Shape, b: Shape) -> Shape:

@@ -12,15 +12,18 @@ import onnx
 import pytest
 import skl2onnx
 from click.testing import CliRunner
+from onnx import TensorProto, helper
+from skl2onnx.common.data_types import DictionaryType, FloatTensorType, StringTensorType
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
+from sklearn.feature_extraction import DictVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import Binarizer, LabelEncoder, Normalizer, OneHotEncoder, StandardScaler
 from sklearn.svm import SVC, SVR
-from truth import ort_shapes
+from truth import ort_shapes, ort_values
 
 from onnxinspect import inspect_model
 from onnxinspect.cli import main
@@ -45,12 +48,12 @@ def convert(estimator, X, **options):
 
 def check_shapes(model, feeds):
     """Inspect ``model`` with the feeds' shapes; every node output equals onnxruntime's."""
-    report = inspect_model(model, inputs={k: list(v.shape) for k, v in feeds.items()})
+    report = inspect_model(model, inputs={k: list(v.shape) for k, v in feeds.items() if hasattr(v, "shape")})
     truth = ort_shapes(model, feeds)
     compared = 0
     for node in report.nodes:
         for out in node.outputs:
-            if out.name in truth:
+            if out.kind == "tensor" and out.name in truth:
                 assert out.shape == truth[out.name], (node.op_type, out.name)
                 compared += 1
     assert compared >= 1
@@ -175,6 +178,31 @@ def test_label_encoder():
     assert report.totals.params == 0   # a vocabulary
 
 
+@pytest.mark.parametrize("labels", [None, ["ant", "bee", "cat"]])
+def test_zipmap_sequence_of_maps(labels):
+    X, y = classification(3)
+    clf = LogisticRegression().fit(X, y if labels is None else np.array(labels)[y])
+    model = convert(clf, X)   # zipmap: skl2onnx's default
+    report = check_shapes(model, {"X": X[:N]})
+    maps = ort_values(model, {"X": X[:N]})["output_probability"]
+    seq = ml_node(report, "ZipMap").outputs[0]
+    assert seq.kind == "sequence" and seq.length == len(maps) == N
+    assert seq.elem.kind == "map" and seq.elem.dtype == "float32"
+    assert {len(m) for m in maps} == {seq.elem.entries} == {len(clf.classes_)}
+    assert seq.elem.key == ("string" if labels else "int64")
+    assert {type(k) for m in maps for k in m} == {str if labels else int}
+
+
+def test_dict_vectorizer():
+    rows = [{"a": 1.0, "b": 2.0}, {"b": 3.0, "c": 4.0}, {"d": 1.5}]
+    dv = DictVectorizer(sparse=False).fit(rows)
+    model = skl2onnx.to_onnx(dv, initial_types=[("X", DictionaryType(StringTensorType([1]), FloatTensorType([1])))])
+    report = check_shapes(model, {"X": rows[1]})
+    out = ml_node(report, "DictVectorizer").outputs[0]
+    assert out.shape == (1, len(dv.vocabulary_)) and out.dtype == "float32"
+    assert report.totals.params == 0   # a vocabulary
+
+
 def bad_tree_model():
     X, y = regression()
     model = convert(GradientBoostingRegressor(n_estimators=2, max_depth=2, random_state=0).fit(X, y), X)
@@ -184,8 +212,18 @@ def bad_tree_model():
     return model
 
 
+def bad_zipmap_model():
+    node = helper.make_node("ZipMap", ["X"], ["Z"], domain="ai.onnx.ml", name="zip")
+    maps = helper.make_sequence_type_proto(helper.make_map_type_proto(
+        TensorProto.INT64, helper.make_tensor_type_proto(TensorProto.FLOAT, [])))
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [3, 2])],
+                              [helper.make_value_info("Z", maps)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 1)])
+
+
 @pytest.mark.parametrize("build, message", [
     (bad_tree_model, r"attribute arrays of different lengths: .*nodes_values"),
+    (bad_zipmap_model, r"node zip \(ZipMap\): no class labels"),
 ])
 def test_malformed_attributes_one_warning(build, message, tmp_path):
     path = tmp_path / "bad.onnx"

@@ -2,6 +2,8 @@
 
 Shapes follow onnxruntime: a model reads ``X`` as ``(N, C)`` (a 1-D ``X`` is one sample,
 ``N = 1``); a classifier gives labels ``(N,)`` (int64 or string) and scores ``(N, k)``.
+ZipMap turns the scores into a sequence of N maps of k entries (label -> float32);
+DictVectorizer and CastMap turn one map into a ``(1, width)`` tensor.
 
 Parameters: the learned numbers an estimator keeps in its attributes are its parameters,
 reported through :meth:`NodeContext.attribute_params` (tree thresholds of internal nodes,
@@ -31,6 +33,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from ..decode import tensor_array
 from ..dims import Dim, format_count, mul, prod, sum_dims
 from ..dtypes import dtype_name
+from ..tensors import MapInfo, TensorInfo, sequence_like
 from .context import NodeContext, ShapeError
 from .registry import register
 
@@ -443,4 +446,56 @@ def feature_vectorizer(ctx: NodeContext) -> None:
         raise ShapeError(f"{len(widths)} inputdimensions for {ctx.n_inputs} inputs")
     n = _samples(ctx)[0]
     ctx.set_output(0, (n, sum(widths)), "float32")
+    ctx.set_cost(flops=0)
+
+
+# -- maps ----------------------------------------------------------------------------
+
+@register("ZipMap", domain=ML)
+def zip_map(ctx: NodeContext) -> None:
+    k, key = _labels(ctx, "classlabels_int64s", "classlabels_strings")
+    if not k:
+        raise ShapeError("no class labels (classlabels_int64s or classlabels_strings)")
+    n, c = _samples(ctx)
+    if isinstance(c, int) and c != k:
+        raise ShapeError(f"{k} class labels for {c} scores per row")
+    entry = MapInfo("", "float32", None, key=key, elem=TensorInfo("", "float32", ()), entries=k)
+    ctx.set_info(0, sequence_like("", entry, n))
+    ctx.set_cost(flops=0)
+    if ctx.explaining:
+        ctx.explain("shape", f"a sequence of N maps, one per row, of {k} entries ({key} label -> float32)")
+
+
+def _map_input(ctx: NodeContext) -> MapInfo:
+    info = ctx.input(0)
+    if not isinstance(info, MapInfo):
+        raise ShapeError(f"input 0 is a {info.kind}, not a map")
+    return info
+
+
+@register("DictVectorizer", domain=ML)
+def dict_vectorizer(ctx: NodeContext) -> None:
+    info = _map_input(ctx)
+    strings, ints = ctx.attr("string_vocabulary", []), ctx.attr("int64_vocabulary", [])
+    if not strings and not ints:
+        raise ShapeError("no vocabulary (string_vocabulary or int64_vocabulary)")
+    wanted = "string" if strings else "int64"
+    if info.key is not None and info.key != wanted:
+        raise ShapeError(f"a {wanted} vocabulary for a map of {info.key} keys")
+    ctx.set_output(0, (1, len(strings or ints)), info.dtype)
+    ctx.set_cost(flops=0)
+
+
+_CAST_TO = {"TO_FLOAT": "float32", "TO_STRING": "string", "TO_INT64": "int64"}
+
+
+@register("CastMap", domain=ML)
+def cast_map(ctx: NodeContext) -> None:
+    info = _map_input(ctx)
+    cast_to, form = str(ctx.attr("cast_to", "TO_FLOAT")), str(ctx.attr("map_form", "DENSE"))
+    if cast_to not in _CAST_TO or form not in ("DENSE", "SPARSE"):
+        raise ShapeError(f"unknown cast_to {cast_to!r} or map_form {form!r}")
+    # DENSE: one column per entry (known only with the map); SPARSE: max_map columns
+    width = info.entries if form == "DENSE" else int(ctx.attr("max_map", 1))
+    ctx.set_output(0, (1, width), _CAST_TO[cast_to])
     ctx.set_cost(flops=0)
