@@ -188,3 +188,39 @@ def test_matmul_nbits_quantizer_keeps_the_logical_count(tmp_path):
     assert report.totals.unique_params == w1.size + w2.size
     assert report.precision.labels == {"W4 A32": 2}
     assert report.totals.bytes_by_dtype["uint4"] == (w1.size + w2.size) // 2
+
+
+def test_conv_net_qdq_quantized_with_quantize_static(tmp_path):
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
+
+    rng = np.random.default_rng(3)
+    weights = {"W1": rng.standard_normal((8, 3, 3, 3)), "B1": rng.standard_normal(8),
+               "W2": rng.standard_normal((8, 8, 3, 3)), "B2": rng.standard_normal(8),
+               "Wfc": rng.standard_normal((8, 10)), "Bfc": rng.standard_normal(10)}
+    nodes = [helper.make_node("Conv", ["x", "W1", "B1"], ["c1"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c1"], ["r1"]),
+             helper.make_node("Conv", ["r1", "W2", "B2"], ["c2"], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c2", "r1"], ["res"]),            # the residual
+             helper.make_node("Relu", ["res"], ["r2"]),
+             helper.make_node("GlobalAveragePool", ["r2"], ["g"]),
+             helper.make_node("Flatten", ["g"], ["f"]),
+             helper.make_node("Gemm", ["f", "Wfc", "Bfc"], ["y"])]
+    inits = [numpy_helper.from_array(v.astype(np.float32), k) for k, v in weights.items()]
+    model = make_model(nodes, [("x", TensorProto.FLOAT, [1, 3, 16, 16])], [("y", TensorProto.FLOAT, None)],
+                       inits, opset=17)
+    onnx.save(model, tmp_path / "net.onnx")
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([{"x": rng.standard_normal((1, 3, 16, 16)).astype(np.float32)} for _ in range(4)])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    quantize_static(str(tmp_path / "net.onnx"), str(tmp_path / "qdq.onnx"), Reader(), quant_format=QuantFormat.QDQ)
+    quantized = onnx.load(str(tmp_path / "qdq.onnx"))
+    report, _ = ort_agrees(quantized, {"x": rng.standard_normal((1, 3, 16, 16)).astype(np.float32)})
+    assert not report.warnings
+    assert report.totals.unique_params == sum(v.size for v in weights.values())
+    labels = report.precision.labels
+    assert labels.get("W8 A8 (QDQ)", 0) >= 2 and report.precision.quantized
