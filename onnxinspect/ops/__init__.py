@@ -27,5 +27,10 @@ from . import (  # noqa: F401, I001
     attention,
     sequence,
     ml,
+    signal,
+    loss,
+    text,
+    llm,
+    image,
 )
 from .registry import OpRule, lookup, register, registered_ops  # noqa: F401

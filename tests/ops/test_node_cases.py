@@ -21,8 +21,9 @@ from onnxinspect.ops import lookup
 
 FAMILIES = {f"onnxinspect.ops.{m}" for m in ("shape", "gather", "resize", "reduce", "tensor",
                                               "elementwise", "constants", "sequence", "signal", "loss",
-                                              "text", "llm")}
-DATA_DEPENDENT = {"NonZero", "Unique", "NonMaxSuppression", "Compress"}
+                                              "text", "llm", "image")}
+DATA_DEPENDENT = {"NonZero", "Unique", "NonMaxSuppression", "Compress", "StringNormalizer", "StringSplit",
+                  "ImageDecoder"}
 
 
 def _ours(op) -> bool:
