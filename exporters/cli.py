@@ -89,6 +89,11 @@ def _common_verify_options(command):
                      help="Absolute tolerance, for every output or one (default by dtype: float32 1e-4)."),
         click.option("--rtol", multiple=True, metavar="[OUTPUT=]X",
                      help="Relative tolerance, for every output or one (default by dtype: float32 1e-3)."),
+        click.option("--min-cosine", type=click.FloatRange(-1, 1), default=None,
+                     help="Least cosine similarity per output (default by precision: float 0.9999, "
+                          "float16 0.999, int8 0.99)."),
+        click.option("--min-snr", type=float, default=None, metavar="DB",
+                     help="Least signal-to-noise ratio per output, in dB (default: float 60, float16 40, int8 20)."),
         click.option("--layers", is_flag=True,
                      help="Also compare every Keras layer's output with its ONNX tensor (first batch); "
                           "names the first layer over tolerance."),
@@ -137,7 +142,7 @@ def export(source, output, opset, seed, save_keras, force):
               help="The reference: 'unet' (seeded) or a .keras / .h5 file / SavedModel directory.")
 @click.option("--seed", type=int, default=None, help="The seed the export used (unet: default 0).")
 @_common_verify_options
-def verify(model, keras_source, seed, device, batches, atol, rtol, layers, chunk_mib, fmt):
+def verify(model, keras_source, seed, device, batches, atol, rtol, min_cosine, min_snr, layers, chunk_mib, fmt):
     """Run MODEL on onnxruntime and the Keras model on the same seeded inputs; compare."""
     from .keras.export import load_keras
     from .pipeline import reconcile_file, verify_keras
@@ -152,7 +157,7 @@ def verify(model, keras_source, seed, device, batches, atol, rtol, layers, chunk
             keras_model = load_keras(keras_source, seed)
             reconciliation = reconcile_file(model, keras_model) if layers else None
             result = verify_keras(model, keras_model, _batches(batches), device, atols, rtols, step,
-                                  reconciliation, chunk_mib * 2 ** 20)
+                                  reconciliation, chunk_mib * 2 ** 20, min_cosine, min_snr)
     except InspectError as error:
         fail(error)
     if fmt == "json":
@@ -171,7 +176,8 @@ def verify(model, keras_source, seed, device, batches, atol, rtol, layers, chunk
 @click.option("--seed", type=int, default=None, help="Randomise every weight from this seed (unet: default 0).")
 @click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
 @_common_verify_options
-def export_and_verify(source, output, opset, seed, force, device, batches, atol, rtol, layers, chunk_mib, fmt):
+def export_and_verify(source, output, opset, seed, force, device, batches, atol, rtol, min_cosine, min_snr, layers,
+                      chunk_mib, fmt):
     """Export, inspect, verify on onnxruntime against Keras, and reconcile the parameter counts."""
     from .pipeline import export_and_verify as run
 
@@ -181,7 +187,7 @@ def export_and_verify(source, output, opset, seed, force, device, batches, atol,
         atols, rtols = parse_tolerances(atol, "--atol"), parse_tolerances(rtol, "--rtol")
         with progress() as step:
             result = run(source, output, opset, seed, _batches(batches), device, atols, rtols, step,
-                         layers, chunk_mib * 2 ** 20)
+                         layers, chunk_mib * 2 ** 20, min_cosine, min_snr)
     except InspectError as error:
         fail(error)
     click.echo(json.dumps(pipeline_dict(result), **COMPACT) if fmt == "json" else "\n".join(pipeline_lines(result)))

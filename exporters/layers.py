@@ -36,6 +36,7 @@ from .verify import (
     create_session,
     full_reason,
     match_inputs,
+    onnx_inputs_for,
     seeded_inputs,
     tolerance,
 )
@@ -196,7 +197,7 @@ def verify_layers(model_path: str, keras_model: Any, specs: Sequence[InputSpec],
     except VerifyError as error:
         raise VerifyError(error.reason, model_path) from None
     feeds = seeded_inputs(specs, batch, seed)
-    onnx_feeds = {i.name: feeds[s.name] for i, s in zip(onnx_inputs, paired, strict=True)}
+    onnx_feeds = onnx_inputs_for(onnx_inputs, paired, feeds)
     args = [feeds[s.name] for s in specs]
     result = LayersResult(batch, chunk_bytes)
     found: Dict[str, Comparison] = {}

@@ -48,12 +48,13 @@ def keras_reference(model) -> Callable[[Dict[str, np.ndarray]], List[np.ndarray]
 def verify_keras(onnx_path: str, keras_model, batches: Sequence[int] = (1, 4), device: str = "auto",
                  atol: Optional[Mapping[str, float]] = None, rtol: Optional[Mapping[str, float]] = None,
                  on_step=lambda text: None, layers: Optional[Reconciliation] = None,
-                 chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> VerifyResult:
+                 chunk_bytes: int = DEFAULT_CHUNK_BYTES, min_cosine: Optional[float] = None,
+                 min_snr: Optional[float] = None) -> VerifyResult:
     """Outputs at each batch; with ``layers`` (the reconciliation of ``keras_model`` with
     the file) also every layer at the first batch (:mod:`.layers`)."""
     specs = keras_specs(keras_model)
     result = verify(onnx_path, specs, keras_reference(keras_model), batches, device,
-                    atol=atol, rtol=rtol, on_step=on_step)
+                    atol=atol, rtol=rtol, on_step=on_step, min_cosine=min_cosine, min_snr=min_snr)
     if layers is not None:
         result.layers = verify_layers(onnx_path, keras_model, specs, layers, batches[0], 0, device,
                                       chunk_bytes, atol, rtol, on_step)
@@ -84,7 +85,8 @@ def export_and_verify(source: str, output: str, opset: int = DEFAULT_OPSET, seed
                       batches: Sequence[int] = (1, 4), device: str = "auto",
                       atol: Optional[Mapping[str, float]] = None, rtol: Optional[Mapping[str, float]] = None,
                       on_step=lambda text: None, layers: bool = False,
-                      chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> PipelineResult:
+                      chunk_bytes: int = DEFAULT_CHUNK_BYTES, min_cosine: Optional[float] = None,
+                      min_snr: Optional[float] = None) -> PipelineResult:
     from onnxinspect import inspect_model
 
     exported = export(source, output, opset, seed, on_step)
@@ -94,5 +96,5 @@ def export_and_verify(source: str, output: str, opset: int = DEFAULT_OPSET, seed
     on_step("Reconciling layers")
     reconciliation = reconcile(model, report)
     verification = verify_keras(output, model, batches, device, atol, rtol, on_step,
-                                reconciliation if layers else None, chunk_bytes)
+                                reconciliation if layers else None, chunk_bytes, min_cosine, min_snr)
     return PipelineResult(exported, output, report, verification, reconciliation)

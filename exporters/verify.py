@@ -15,6 +15,15 @@ Tolerances: an element passes when ``|onnx - ref| <= atol + rtol * |ref|`` (nump
 with different summation orders (oneDNN vs MLAS vs cuDNN) and for half precision's 11-bit
 mantissa: float64 1e-7/1e-6, float32 1e-4/1e-3, float16 1e-2/1e-2, bfloat16 5e-2/5e-2;
 integer and bool outputs must be equal.  Both are overridable, globally or per output.
+
+Converted models (:func:`detect_precision`) get the tolerance set of their *weights'*
+precision, whatever their IO dtype: float16 weights (convert_float_to_float16, with or
+without keep_io_types) 1e-2/1e-2 on every output; int8 (quantize_dynamic, QDQ) no
+element-wise bound (the error of a quantized output scales with its quantization steps),
+judged by cosine similarity and SNR.  Every output's cosine similarity and SNR (dB) are
+reported and must reach the set's minimum (``--min-cosine``, ``--min-snr``):
+float 0.9999 / 60 dB, float16 0.999 / 40 dB, int8 0.99 / 20 dB
+(docs/export-and-verify.md gives the reasoning).
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ import os
 import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -47,6 +56,26 @@ EXACT = (0.0, 0.0)
 ORT_DEFAULT_SEVERITY = 2  # warnings
 TOP_K = 5
 REASON_LIMIT = 1000  # characters of a library's error quoted in ours
+
+
+@dataclass(frozen=True)
+class ToleranceSet:
+    """How strict verification is for a model of this precision."""
+
+    name: str                    # "float", "float16", "int8"
+    min_cosine: float
+    min_snr: float               # dB
+    default: Optional[Tuple[float, float]] = None   # (atol, rtol) for every output; None: by dtype
+    elementwise: bool = True     # False: atol/rtol reported, not enforced (unless given)
+
+
+TOLERANCE_SETS: Dict[str, ToleranceSet] = {
+    "float": ToleranceSet("float", 0.9999, 60.0),
+    "float16": ToleranceSet("float16", 0.999, 40.0, (1e-2, 1e-2)),
+    "int8": ToleranceSet("int8", 0.99, 20.0, (1e-1, 1e-1), elementwise=False),
+}
+QUANT_OPS = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "ConvInteger", "MatMulInteger",
+             "QLinearConv", "QLinearMatMul", "QGemm", "DynamicQuantizeMatMul", "MatMulNBits"}
 
 
 class VerifyError(InspectError):
@@ -178,10 +207,18 @@ class Comparison:
     argmax_agree: Optional[bool] = None   # classifier-like outputs (2-D, last dim > 1) only
     topk_agree: Optional[bool] = None
     shape_ok: bool = True
+    cosine: Optional[float] = None        # of the flattened outputs (float outputs)
+    snr_db: Optional[float] = None        # 10 log10(sum ref^2 / sum (onnx - ref)^2)
+    min_cosine: Optional[float] = None
+    min_snr: Optional[float] = None
+    elementwise: bool = True              # False: mismatches are reported, not a failure
 
     @property
     def passed(self) -> bool:
-        return self.shape_ok and self.mismatches == 0 and self.argmax_agree is not False
+        return (self.shape_ok and (self.mismatches == 0 or not self.elementwise)
+                and self.argmax_agree is not False
+                and (self.min_cosine is None or (self.cosine is not None and self.cosine >= self.min_cosine))
+                and (self.min_snr is None or (self.snr_db is not None and self.snr_db >= self.min_snr)))
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -190,11 +227,11 @@ class Comparison:
 
 
 def tolerance(dtype: str, output: str, atol: Optional[Mapping[str, float]] = None,
-              rtol: Optional[Mapping[str, float]] = None) -> Tuple[float, float]:
+              rtol: Optional[Mapping[str, float]] = None,
+              default: Optional[Tuple[float, float]] = None) -> Tuple[float, float]:
     """(atol, rtol) for an output: per-output override (key = output name), then the
-    global override (key ``""``), then the dtype default."""
-    default = DEFAULT_TOLERANCES.get(dtype, EXACT)
-    a, r = default
+    global override (key ``""``), then ``default`` (a tolerance set's), then the dtype default."""
+    a, r = default if default is not None else DEFAULT_TOLERANCES.get(dtype, EXACT)
     for table, index in ((atol or {}, 0), (rtol or {}, 1)):
         value = table.get(output, table.get(""))
         if value is not None:
@@ -205,8 +242,21 @@ def tolerance(dtype: str, output: str, atol: Optional[Mapping[str, float]] = Non
     return float(a), float(r)
 
 
-def compare(name: str, reference: np.ndarray, actual: np.ndarray, atol: float, rtol: float) -> Comparison:
-    """Error figures of ``actual`` (ONNX) against ``reference`` (Keras)."""
+def similarity(ref: np.ndarray, got: np.ndarray) -> Tuple[float, float]:
+    """(cosine similarity, SNR in dB) of float64 arrays of one shape: 1.0 / inf when they are
+    equal, the cosine 0.0 when exactly one of them is all zeros."""
+    signal, noise = float(np.sum(ref * ref)), float(np.sum((got - ref) ** 2))
+    if noise == 0:
+        return 1.0, float("inf")
+    norms = np.sqrt(signal * float(np.sum(got * got)))
+    cosine = float(np.sum(ref * got) / norms) if norms > 0 else 0.0
+    return cosine, (10 * float(np.log10(signal / noise)) if signal > 0 else float("-inf"))
+
+
+def compare(name: str, reference: np.ndarray, actual: np.ndarray, atol: float, rtol: float,
+            tolerances: Optional[ToleranceSet] = None, atol_given: bool = False) -> Comparison:
+    """Error figures of ``actual`` (ONNX) against ``reference`` (Keras); with ``tolerances``
+    the cosine and SNR minima apply too (and its element-wise rule, unless ``atol_given``)."""
     reference = np.asarray(reference)
     actual = np.asarray(actual)
     dtype = reference.dtype.name
@@ -227,6 +277,11 @@ def compare(name: str, reference: np.ndarray, actual: np.ndarray, atol: float, r
     result = Comparison(name, dtype, list(reference.shape), atol, rtol,
                         float(diff.max()) if diff.size else 0.0, max_rel,
                         int(np.count_nonzero(diff > bound)), int(diff.size), float(max(needed, 0.0)))
+    if np.issubdtype(reference.dtype, np.floating) and not nonfinite.any():
+        result.cosine, result.snr_db = similarity(ref, got)
+    if tolerances is not None:
+        result.min_cosine, result.min_snr = tolerances.min_cosine, tolerances.min_snr
+        result.elementwise = tolerances.elementwise or atol_given
     if reference.ndim == 2 and reference.shape[-1] > 1 and np.issubdtype(reference.dtype, np.number):
         result.argmax_agree = bool(np.array_equal(ref.argmax(-1), got.argmax(-1)))
         k = min(TOP_K, reference.shape[-1])
@@ -245,6 +300,7 @@ class InputSpec:
     shape: List[Optional[int]]    # None = the batch (or another free) dim
 
 
+CASTABLE = {"float16", "float32"}  # a float16-converted model's IO (keep_io_types=False): inputs are cast
 ORT_TYPES = {"float": "float32", "double": "float64"}  # the rest keep numpy's name: tensor(int64) -> int64
 
 
@@ -287,7 +343,7 @@ def match_inputs(onnx_inputs, specs: Sequence[InputSpec], batches: Sequence[int]
         dims = list(onnx_input.shape) if onnx_input.shape is not None else None
         if dims is not None and len(dims) != len(spec.shape):
             problem = f"rank {len(dims)} vs {len(spec.shape)}"
-        elif _ort_dtype(onnx_input.type) != spec.dtype:
+        elif _ort_dtype(onnx_input.type) != spec.dtype and {_ort_dtype(onnx_input.type), spec.dtype} != CASTABLE:
             problem = f"dtype {_ort_dtype(onnx_input.type)} vs {spec.dtype}"
         else:
             for axis, (ours, theirs) in enumerate(zip(dims or [], spec.shape, strict=False)):  # ranks checked
@@ -325,6 +381,13 @@ def seeded_inputs(specs: Sequence[InputSpec], batch: int, seed: int = 0) -> Dict
     return feeds
 
 
+def onnx_inputs_for(onnx_inputs: Sequence[Any], paired: Sequence[InputSpec],
+                    feeds: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    """The feeds by ONNX input name, cast to the ONNX dtype (float16 for a converted model)."""
+    return {i.name: feeds[spec.name].astype(_ort_dtype(i.type), copy=False)
+            for i, spec in zip(onnx_inputs, paired, strict=True)}
+
+
 @dataclass
 class BatchResult:
     batch: int
@@ -341,6 +404,8 @@ class VerifyResult:
     providers: List[str]
     note: str
     batches: List[BatchResult] = field(default_factory=list)
+    tolerances: ToleranceSet = TOLERANCE_SETS["float"]
+    precision_note: str = ""                  # why this tolerance set
     layers: Optional["LayersResult"] = None   # --layers
 
     @property
@@ -351,6 +416,7 @@ class VerifyResult:
     def to_dict(self) -> dict:
         out = {"device": self.device, "providers": list(self.providers), "note": self.note,
                "passed": self.passed,
+               "tolerance_set": {**asdict(self.tolerances), "why": self.precision_note},
                "batches": [{"batch": b.batch, "passed": b.passed,
                             "outputs": [c.to_dict() for c in b.outputs]} for b in self.batches]}
         if self.layers is not None:
@@ -361,12 +427,35 @@ class VerifyResult:
 Reference = Callable[[Dict[str, np.ndarray]], List[np.ndarray]]
 
 
+def detect_precision(model: Union[str, bytes]) -> Tuple[str, str]:
+    """The tolerance set a model needs, from its weights and operators (not its IO dtype),
+    and why: ("int8", "34 QuantizeLinear, 80 DequantizeLinear nodes"), ("float16", ...),
+    ("float", "float weights")."""
+    import onnx
+
+    proto = onnx.load(model, load_external_data=False) if isinstance(model, str) else onnx.load_from_string(model)
+    quant: Dict[str, int] = {}
+    for node in proto.graph.node:
+        if node.op_type in QUANT_OPS:
+            quant[node.op_type] = quant.get(node.op_type, 0) + 1
+    if quant:
+        return "int8", "quantized: " + ", ".join(f"{n} {op}" for op, n in sorted(quant.items())) + " nodes"
+    floats = [t for t in proto.graph.initializer if t.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16,
+                                                                    onnx.TensorProto.BFLOAT16)]
+    halves = sum(t.data_type in (onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16) for t in floats)
+    if floats and halves * 2 > len(floats):
+        return "float16", f"converted to float16: {halves} of {len(floats)} float initializers are 16-bit"
+    return "float", "float weights, as exported"
+
+
 def verify(model: Union[str, bytes], specs: Sequence[InputSpec], reference: Reference,
            batches: Sequence[int] = (1, 4), device: str = "auto", seed: int = 0,
            atol: Optional[Mapping[str, float]] = None, rtol: Optional[Mapping[str, float]] = None,
-           on_step: Callable[[str], None] = lambda text: None) -> VerifyResult:
+           on_step: Callable[[str], None] = lambda text: None, min_cosine: Optional[float] = None,
+           min_snr: Optional[float] = None) -> VerifyResult:
     """Run ``model`` on onnxruntime and ``reference`` (the framework) on the same seeded
-    inputs at each batch size; compare outputs pairwise, in order."""
+    inputs at each batch size; compare outputs pairwise, in order, with the tolerance set
+    of the model's precision (``min_cosine`` / ``min_snr`` override its minima)."""
     on_step(f"Starting onnxruntime ({device})")
     session = create_session(model, device)
     where = model if isinstance(model, str) else None
@@ -376,13 +465,17 @@ def verify(model: Union[str, bytes], specs: Sequence[InputSpec], reference: Refe
         paired = match_inputs(onnx_inputs, specs, batches)  # before running either side
     except VerifyError as error:
         raise VerifyError(error.reason, where) from None
-    result = VerifyResult(session.device, session.providers, session.note)
+    key, why = detect_precision(model)
+    chosen = TOLERANCE_SETS[key]
+    chosen = ToleranceSet(chosen.name, chosen.min_cosine if min_cosine is None else min_cosine,
+                          chosen.min_snr if min_snr is None else min_snr, chosen.default, chosen.elementwise)
+    result = VerifyResult(session.device, session.providers, session.note, tolerances=chosen, precision_note=why)
     for batch in batches:
         feeds = seeded_inputs(specs, batch, seed)
         on_step(f"Running the reference at batch {batch}")
         expected = reference(feeds)
         on_step(f"Running onnxruntime at batch {batch}")
-        onnx_feeds = {i.name: feeds[spec.name] for i, spec in zip(onnx_inputs, paired, strict=True)}
+        onnx_feeds = onnx_inputs_for(onnx_inputs, paired, feeds)
         try:
             with captured_fd2():  # onnxruntime also logs the failure on fd 2
                 actual = session.session.run(names, onnx_feeds)
@@ -392,8 +485,9 @@ def verify(model: Union[str, bytes], specs: Sequence[InputSpec], reference: Refe
             raise VerifyError(f"the reference gives {len(expected)} outputs, the ONNX model {len(actual)}")
         comparisons = []
         for name, ref, got in zip(names, expected, actual, strict=True):
-            a, r = tolerance(np.asarray(ref).dtype.name, name, atol, rtol)
-            comparisons.append(compare(name, ref, got, a, r))
+            a, r = tolerance(np.asarray(ref).dtype.name, name, atol, rtol, chosen.default)
+            given = any(k in (atol or {}) for k in (name, ""))
+            comparisons.append(compare(name, ref, got, a, r, chosen, given))
         result.batches.append(BatchResult(batch, comparisons))
     return result
 
@@ -401,8 +495,14 @@ def verify(model: Union[str, bytes], specs: Sequence[InputSpec], reference: Refe
 def format_result(result: VerifyResult) -> List[str]:
     """The human-readable lines of a verification."""
     device = result.device.upper() if result.device == "cuda" else "CPU"
+    t = result.tolerances
+    elementwise = ("atol/rtol by output dtype" if t.default is None else
+                   f"atol {t.default[0]:g} + rtol {t.default[1]:g}*|ref|"
+                   + ("" if t.elementwise else " (reported only)"))
     lines = [f"Device:        {device} ({', '.join(result.providers)})"
-             + (f"; {result.note}" if result.note else "")]
+             + (f"; {result.note}" if result.note else ""),
+             f"Tolerances:    {t.name} ({result.precision_note}): {elementwise}, cosine >= {t.min_cosine:g}, "
+             f"SNR >= {t.min_snr:g} dB"]
     for batch in result.batches:
         for c in batch.outputs:
             verdict = "ok" if c.passed else "MISMATCH"
@@ -411,6 +511,8 @@ def format_result(result: VerifyResult) -> List[str]:
                     f"atol {c.atol:g} + rtol {c.rtol:g}*|ref| (min passing atol {c.min_atol:.3g})")
             if not c.shape_ok:
                 text = f"batch {batch.batch}: {c.name}: shape {tuple(c.shape)} differs from the reference"
+            if c.cosine is not None and c.snr_db is not None:
+                text += f", cosine {c.cosine:.6f}, SNR {c.snr_db:.1f} dB"
             if c.argmax_agree is not None:
                 text += f", argmax {'agrees' if c.argmax_agree else 'DIFFERS'}, " \
                         f"top-{TOP_K} {'agrees' if c.topk_agree else 'differs'}"
