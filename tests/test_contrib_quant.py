@@ -303,3 +303,39 @@ def test_kv_cache_bytes_per_token_and_at_two_lengths():
         ort_bytes = sum(v.nbytes for name, v in actual.items() if name.startswith("present."))
         bound = inspect_model(model, dims={"past_sequence_length": past, "sequence_length": new})
         assert bound.kv_cache.present_bytes == ort_bytes == kvc.bytes_per_token * (past + new)
+
+
+def moe_model(op="MoE", rows=(2, 3), hidden=16, inter=32, experts=4, k=2, bits=4):
+    if op == "MoE":
+        inits = [init("fc1", rand((experts, inter, hidden))), init("fc2", rand((experts, hidden, inter)))]
+        names = ["x", "router", "fc1", "", "fc2"]
+    else:
+        per = 8 // bits
+        inits = [init("fc1", rand((experts, inter, hidden // per), np.uint8)), init("s1", rand((experts, inter))),
+                 init("fc2", rand((experts, hidden, inter // per), np.uint8)), init("s2", rand((experts, hidden)))]
+        names = ["x", "router", "fc1", "s1", "", "fc2", "s2"]
+    attrs = {"expert_weight_bits": bits} if op == "QMoE" else {}
+    return one_node(op, names, ["y"], inits, [("x", F, [*rows, hidden]), ("router", F, [6, experts])],
+                    k=k, activation_type="relu", **attrs)
+
+
+@pytest.mark.parametrize("op", ["MoE", "QMoE"])
+def test_mixture_of_experts(op):
+    report = check_ort(moe_model(op))
+    node = report.node("node")
+    assert node.params == 2 * 4 * 32 * 16                    # logical expert weights, packed or not
+    assert node.macs == 6 * 2 * (32 * 16 * 2)                 # every token through k = 2 experts
+
+
+@pytest.mark.parametrize("op,inputs,shapes,out", [
+    ("PackedAttention", ["x", "W", "b", "offsets", "cumulative"], [(7, 16), (2, 4), (3,)], (7, 16)),
+    ("PackedMultiHeadAttention", ["q", "", "", "", "offsets", "cumulative"], [(7, 4, 3, 4), (2, 4), (3,)], (7, 16)),
+])
+def test_packed_attention_follows_the_documented_shapes(op, inputs, shapes, out):
+    """CUDA kernels only: the contrib-op documentation's shapes."""
+    x_shape, offsets, cumulative = shapes
+    inits = [init("W", rand((16, 48))), init("b", rand((48,)))] if op == "PackedAttention" else []
+    feeds = [(inputs[0], F, list(x_shape)), ("offsets", I32, list(offsets)), ("cumulative", I32, list(cumulative))]
+    report = inspect_model(one_node(op, inputs, ["y"], inits, feeds, num_heads=4))
+    assert not report.warnings
+    assert report.node("node").outputs[0].shape == out

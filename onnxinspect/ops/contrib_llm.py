@@ -1,6 +1,6 @@
 """com.microsoft transformer ops for LLMs and diffusion models: GroupQueryAttention,
-DecoderMaskedMultiHeadAttention, EmbedLayerNormalization, GemmFastGelu, GroupNorm,
-SkipGroupNorm, BiasSplitGelu.
+DecoderMaskedMultiHeadAttention, PackedAttention, PackedMultiHeadAttention,
+EmbedLayerNormalization, GemmFastGelu, GroupNorm, SkipGroupNorm, BiasSplitGelu, MoE, QMoE.
 
 GroupQueryAttention (onnxruntime-genai's attention), inputs query, key, value,
 past_key, past_value, seqlens_k, total_sequence_length, cos_cache, sin_cache,
@@ -17,9 +17,9 @@ length, the cos/sin caches, position ids and the attention bias are never parame
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence, Tuple
 
-from ..dims import Dim, add, exact_div, format_count, format_shape, is_int, mul, prod
+from ..dims import Dim, add, exact_div, format_count, format_shape, is_int, mul, prod, sum_dims
 from .common import as_dim, broadcast
 from .context import NodeContext, ShapeError
 from .contrib import MS
@@ -176,3 +176,83 @@ def bias_split_gelu(ctx: NodeContext) -> None:
     out = (*x[:-1], half)
     ctx.set_output(0, out)
     ctx.set_cost(flops=add(prod(x), mul(2, prod(out))))
+
+
+def _moe(ctx: NodeContext, weight_slots: Sequence[int], per_byte: int) -> None:
+    """Mixture of experts: every token runs through ``k`` of the experts' FFNs.  MACs =
+    rows · k · Σ (one expert's weight elements, fc1 + fc2 (+ fc3)): layout-free, the same
+    whether the weights are (E, in, out) or (E, out, in)."""
+    x, router = ctx.shape(0), ctx.shape(1)
+    k = int(ctx.attr("k", 1))
+    if len(router) != 2 or k <= 0 or (is_int(router[1]) and k > router[1]):
+        raise ShapeError(f"router_probs must be (rows, experts) with k <= experts, got {format_shape(router)}, k={k}")
+    ctx.set_output(0, x)
+    per_expert = sum_dims(mul(prod(ctx.shape(slot)[1:]), per_byte) for slot in weight_slots if ctx.has_input(slot))
+    rows = prod(x[:-1])
+    macs = mul(rows, k, per_expert)
+    ctx.set_cost(macs=macs, flops=add(mul(2, macs), mul(rows, router[1], 3)))   # + routing softmax
+
+
+@register("MoE", domain=MS)
+def moe(ctx: NodeContext) -> None:
+    """input, router_probs, fc1 weights / bias, fc2 weights / bias, fc3 weights / bias."""
+    _moe(ctx, (2, 4, 6), 1)
+
+
+@register("QMoE", domain=MS, meta_inputs=(3, 6, 9, 11, 12, 13))
+def qmoe(ctx: NodeContext) -> None:
+    """MoE on uint8 expert weights packing ``8 / expert_weight_bits`` values per byte:
+    input, router_probs, then (weights, scales, bias) for fc1, fc2, fc3, then zero points."""
+    bits = int(ctx.attr("expert_weight_bits", 4))
+    if bits not in (4, 8):
+        raise ShapeError(f"expert_weight_bits must be 4 or 8, got {bits}")
+    _moe(ctx, (2, 5, 8), 8 // bits)
+    for slot in (2, 5, 8):
+        size = prod(ctx.shape(slot)) if ctx.has_input(slot) else None
+        if is_int(size):
+            ctx.packed[slot] = (size * (8 // bits), f"uint{bits}")
+
+
+def _packed_batch(ctx: NodeContext, slot: int) -> Tuple[Dim, Dim]:
+    offsets = ctx.shape(slot)
+    if len(offsets) != 2:
+        raise ShapeError(f"token_offset must be (batch, sequence), got {format_shape(offsets)}")
+    return offsets[0], offsets[1]
+
+
+@register("PackedAttention", domain=MS, meta_inputs=(3, 4, 5))
+def packed_attention(ctx: NodeContext) -> None:
+    """Attention on padding-free tokens: input (tokens, D), weights (D, Dq + Dk + Dv),
+    token_offset (B, S): output (tokens, Dv); attention over the padded B·S·S."""
+    x, w = ctx.shape(0), ctx.shape(1)
+    heads = int(ctx.attr("num_heads", 0))
+    if len(x) != 2 or len(w) != 2 or heads <= 0:
+        raise ShapeError(f"needs input (tokens, D), weights (D, 3·D) and num_heads, got {format_shape(x)}, "
+                         f"{format_shape(w)}, num_heads={heads}")
+    sizes = ctx.attr("qkv_hidden_sizes", None)
+    dq, dk, dv = sizes if sizes else (exact_div(w[1], 3),) * 3
+    b, s = _packed_batch(ctx, 3)
+    ctx.set_output(0, (x[0], dv))
+    macs = add(mul(x[0], x[1], add(dq, dk, dv)), mul(b, s, s, add(dq, dv)))
+    ctx.set_cost(macs=macs, flops=add(mul(2, macs), mul(x[0], add(dq, dk, dv)) if ctx.has_input(2) else 0,
+                                      mul(3, b, heads, s, s)))
+
+
+@register("PackedMultiHeadAttention", domain=MS, meta_inputs=(4, 5, 6))
+def packed_multi_head_attention(ctx: NodeContext) -> None:
+    """Projected Q/K/V on padding-free tokens: query (tokens, D) with key and value, or
+    packed QKV (tokens, N, 3, H); token_offset (B, S): output (tokens, Dv)."""
+    q = ctx.shape(0)
+    heads = int(ctx.attr("num_heads", 0))
+    if heads <= 0:
+        raise ShapeError("num_heads must be positive")
+    if len(q) == 4:
+        dq = dv = mul(q[1], q[3])
+    elif len(q) == 2 and ctx.has_input(2):
+        dq, dv = q[1], ctx.shape(2)[-1]
+    else:
+        raise ShapeError(f"query must be (tokens, D) with key and value, or (tokens, N, 3, H); got {format_shape(q)}")
+    b, s = _packed_batch(ctx, 4)
+    ctx.set_output(0, (q[0], dv))
+    macs = mul(b, s, s, add(dq, dv))
+    ctx.set_cost(macs=macs, flops=add(mul(2, macs), mul(3, b, heads, s, s)))
