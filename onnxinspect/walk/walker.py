@@ -27,6 +27,7 @@ from ..proto import AttributeProto
 from ..report import GraphWalk, NodeReport, iter_nodes
 from ..tensors import FOLD_LIMIT, Shape, TensorInfo, info_from_type
 from .functions import function_rule, index_functions
+from .index_constants import uncount_index_constants
 from .symbols import DataDependentSymbols
 
 # If/Loop/Scan bodies and function calls nest at most this deep: a clear error
@@ -140,7 +141,6 @@ class Walker:
             graph_inputs.append(info)
 
         reports: List[NodeReport] = []
-        consumers: Dict[str, List[NodeReport]] = {}
         warnings: List[str] = []
         nodes = model_graph.nodes
         for index in model_graph.order:
@@ -148,10 +148,13 @@ class Walker:
             report = self.visit(index, node, tensors)
             reports.append(report)
             warnings.extend(report.warnings)
+
+        uncount_index_constants(reports, (vi.name for vi in graph.output))
+        consumers: Dict[str, List[NodeReport]] = {}
+        for report in reports:
             for user in iter_nodes([report]) if report.subgraphs else (report,):
                 for name in user.param_inputs:
                     consumers.setdefault(name, []).append(user)
-
         for name, users in consumers.items():
             if len(users) > 1 and self.depth == 1:  # marked once, across every nested body
                 for report in users:
