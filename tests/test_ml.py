@@ -16,7 +16,7 @@ from onnx import TensorProto, helper
 from skl2onnx.common.data_types import DictionaryType, FloatTensorType, StringTensorType
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import make_classification, make_regression
-from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
+from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier, RandomForestRegressor
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression, LogisticRegression
@@ -201,6 +201,75 @@ def test_dict_vectorizer():
     out = ml_node(report, "DictVectorizer").outputs[0]
     assert out.shape == (1, len(dv.vocabulary_)) and out.dtype == "float32"
     assert report.totals.params == 0   # a vocabulary
+
+
+def tree_ensemble_v5(forest):
+    """The forest as one ai.onnx.ml opset-5 TreeEnsemble (skl2onnx writes the older ops):
+    internal nodes and leaves numbered apart, x <= threshold goes to the true (left) child."""
+    splits, features, true_ids, true_leaf, false_ids, false_leaf, roots, weights = ([] for _ in range(8))
+    for estimator in forest.estimators_:
+        t = estimator.tree_
+        inner = {n: k for k, n in enumerate(np.flatnonzero(t.children_left != -1))}
+        leaves = {n: k for k, n in enumerate(np.flatnonzero(t.children_left == -1))}
+        first_inner, first_leaf = len(splits), len(weights)
+        roots.append(first_inner)
+        for n in inner:
+            splits.append(t.threshold[n])
+            features.append(int(t.feature[n]))
+            for child, ids, is_leaf in ((t.children_left[n], true_ids, true_leaf),
+                                        (t.children_right[n], false_ids, false_leaf)):
+                ids.append(first_inner + inner[child] if child in inner else first_leaf + leaves[child])
+                is_leaf.append(int(child not in inner))
+        weights += [t.value[n, 0, 0] / len(forest.estimators_) for n in leaves]
+    node = helper.make_node(
+        "TreeEnsemble", ["X"], ["Y"], domain="ai.onnx.ml", name="forest", n_targets=1, aggregate_function=1,
+        nodes_splits=helper.make_tensor("s", TensorProto.FLOAT, [len(splits)], splits),
+        nodes_modes=helper.make_tensor("m", TensorProto.UINT8, [len(splits)], [0] * len(splits)),
+        nodes_featureids=features, nodes_truenodeids=true_ids, nodes_trueleafs=true_leaf,
+        nodes_falsenodeids=false_ids, nodes_falseleafs=false_leaf, tree_roots=roots,
+        leaf_targetids=[0] * len(weights),
+        leaf_weights=helper.make_tensor("w", TensorProto.FLOAT, [len(weights)], weights))
+    graph = helper.make_graph([node], "forest", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 4])],
+                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [None, 1])])
+    return helper.make_model(graph, ir_version=10, opset_imports=[helper.make_opsetid("", 21),
+                                                                  helper.make_opsetid("ai.onnx.ml", 5)])
+
+
+def test_tree_ensemble_opset5():
+    X, y = regression()
+    rf = RandomForestRegressor(n_estimators=3, max_depth=3, random_state=0).fit(X, y)
+    model = tree_ensemble_v5(rf)
+    np.testing.assert_allclose(ort_values(model, {"X": X[:N]})["Y"][:, 0], rf.predict(X[:N]), rtol=1e-4)
+    report = check_shapes(model, {"X": X[:N]})
+    internal, leaves = tree_counts(rf.estimators_)
+    assert report.totals.params == internal + leaves   # splits and leaf weights
+    assert report.nodes[0].flops == N * (tree_depth_sum(rf.estimators_) + 3)
+
+
+def ml_model(node, inputs, outputs):
+    return helper.make_model(helper.make_graph([node], "g", inputs, outputs), ir_version=8,
+                             opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 1)])
+
+
+def test_category_mapper_feature_vectorizer_cast_map():
+    words = np.array([["ant", "cat"], ["dog", "bee"]])
+    mapper = ml_model(helper.make_node("CategoryMapper", ["X"], ["Y"], domain="ai.onnx.ml",
+                                       cats_strings=["ant", "bee", "cat"], cats_int64s=[0, 1, 2]),
+                      [helper.make_tensor_value_info("X", TensorProto.STRING, [None, 2])],
+                      [helper.make_tensor_value_info("Y", TensorProto.INT64, None)])
+    assert check_shapes(mapper, {"X": words}).nodes[0].outputs[0].dtype == "int64"
+    a, b = np.ones((N, 2), np.float32), np.ones((N, 3), np.float32)
+    vectorizer = ml_model(helper.make_node("FeatureVectorizer", ["A", "B"], ["Y"], domain="ai.onnx.ml",
+                                           inputdimensions=[2, 3]),
+                          [helper.make_tensor_value_info("A", TensorProto.FLOAT, [None, 2]),
+                           helper.make_tensor_value_info("B", TensorProto.FLOAT, [None, 3])],
+                          [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)])
+    check_shapes(vectorizer, {"A": a, "B": b})
+    int_map = helper.make_map_type_proto(TensorProto.INT64, helper.make_tensor_type_proto(TensorProto.FLOAT, []))
+    cast = ml_model(helper.make_node("CastMap", ["X"], ["Y"], domain="ai.onnx.ml", map_form="SPARSE", max_map=6),
+                    [helper.make_value_info("X", int_map)],
+                    [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)])
+    check_shapes(cast, {"X": {0: 1.0, 2: 3.0}})
 
 
 def bad_tree_model():

@@ -194,12 +194,13 @@ def _tree_depths(trees: Sequence[int], children: Sequence[Optional[Tuple[int, in
 def _tree_cost(ctx: NodeContext, n: Dim, depths: Dict[int, int], outputs: Dim) -> None:
     walked = sum(depths.values())
     per_sample = sum_dims([walked, mul(len(depths), outputs)])
-    flops = sum_dims([mul(n, per_sample), _post_transform(ctx, mul(n, outputs))])
+    post = _post_transform(ctx, mul(n, outputs))
+    flops = sum_dims([mul(n, per_sample), post])
     ctx.set_cost(flops=flops)
     if ctx.explaining:
-        ctx.explain("flops", f"N·(Σ depth {walked} + {len(depths)} trees·{outputs} outputs) "
-                    f"[+ post_transform] = {format_count(flops)} (one comparison per internal "
-                    f"node on each tree's deepest path)")
+        ctx.explain("flops", f"N·(Σ depth {walked} + {len(depths)} trees·{outputs} outputs)"
+                    + (f" + post_transform {format_count(post)}" if post else "")
+                    + f" = {format_count(flops)} (one comparison per internal node on each tree's deepest path)")
 
 
 _NODE_ARRAYS = ("nodes_treeids", "nodes_nodeids", "nodes_modes", "nodes_featureids",
