@@ -124,7 +124,11 @@ def test_gradient_boosting_regressor():
     internal, leaves = tree_counts(trees)
     # thresholds, one value per leaf, and the initial prediction as the base value
     assert report.totals.params == internal + leaves + 1
-    assert ml_node(report, "TreeEnsembleRegressor").flops == N * (tree_depth_sum(trees) + 3)
+    node = ml_node(report, "TreeEnsembleRegressor")
+    assert node.flops == N * (tree_depth_sum(trees) + 3)
+    held = {p["name"]: p["count"] for p in node.to_dict()["attribute_params"]}
+    assert held == {"TreeEnsembleRegressor.nodes_values": internal, "TreeEnsembleRegressor.target_weights": leaves,
+                    "TreeEnsembleRegressor.base_values": 1}
 
 
 @pytest.mark.parametrize("n_classes", [2, 3, 4])
@@ -251,6 +255,17 @@ def ml_model(node, inputs, outputs):
                              opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 1)])
 
 
+def test_int64_imputer_values_are_int64_params():
+    X = np.array([[1, -1, 3], [-1, 5, 6]] * 4, dtype=np.int64)
+    imputer = ml_model(helper.make_node("Imputer", ["X"], ["Y"], domain="ai.onnx.ml", replaced_value_int64=-1,
+                                        imputed_value_int64s=[7, 8, 9]),
+                       [helper.make_tensor_value_info("X", TensorProto.INT64, [None, 3])],
+                       [helper.make_tensor_value_info("Y", TensorProto.INT64, None)])
+    report = check_shapes(imputer, {"X": X})
+    assert report.totals.params_by_dtype == {"int64": X.shape[1]}
+    assert report.totals.param_bytes == 8 * X.shape[1]
+
+
 def test_category_mapper_feature_vectorizer_cast_map():
     words = np.array([["ant", "cat"], ["dog", "bee"]])
     mapper = ml_model(helper.make_node("CategoryMapper", ["X"], ["Y"], domain="ai.onnx.ml",
@@ -272,12 +287,24 @@ def test_category_mapper_feature_vectorizer_cast_map():
     check_shapes(cast, {"X": {0: 1.0, 2: 3.0}})
 
 
-def bad_tree_model():
+def tree_model():
     X, y = regression()
-    model = convert(GradientBoostingRegressor(n_estimators=2, max_depth=2, random_state=0).fit(X, y), X)
-    node = model.graph.node[0]
-    values = next(a for a in node.attribute if a.name == "nodes_values")
+    return convert(GradientBoostingRegressor(n_estimators=2, max_depth=2, random_state=0).fit(X, y), X)
+
+
+def bad_tree_model():
+    model = tree_model()
+    values = next(a for a in model.graph.node[0].attribute if a.name == "nodes_values")
     del values.floats[-1]   # one threshold short
+    return model
+
+
+def cyclic_tree_model():
+    model = tree_model()
+    attrs = {a.name: a for a in model.graph.node[0].attribute}
+    modes, ids = list(attrs["nodes_modes"].strings), list(attrs["nodes_nodeids"].ints)
+    inner = next(k for k, m in enumerate(modes) if m != b"LEAF" and ids[k] != 0)
+    attrs["nodes_truenodeids"].ints[inner] = 0   # back to the root
     return model
 
 
@@ -293,6 +320,7 @@ def bad_zipmap_model():
 @pytest.mark.parametrize("build, message", [
     (bad_tree_model, r"attribute arrays of different lengths: .*nodes_values"),
     (bad_zipmap_model, r"node zip \(ZipMap\): no class labels"),
+    (cyclic_tree_model, r"tree 0 has a cycle"),
 ])
 def test_malformed_attributes_one_warning(build, message, tmp_path):
     path = tmp_path / "bad.onnx"
