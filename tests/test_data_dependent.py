@@ -11,6 +11,7 @@ import json
 
 import numpy as np
 import onnx
+import pytest
 from click.testing import CliRunner
 from onnx import TensorProto, helper, numpy_helper
 from truth import check, make_model, ort_shapes, random_feeds, run_time_sizes
@@ -153,3 +154,33 @@ def test_nms_without_max_boxes_selects_nothing():
                        [("boxes", F, [1, 5, 4]), ("scores", F, [1, 2, 5])], [("sel", I64, None)])
     report = check(model, onnx_truth=False)
     assert report.nodes[0].outputs[0].shape == (0, 3) and report.data_dependent == []
+
+
+
+def test_a_torch_export_with_nonzero(tmp_path):
+    """torch.nonzero feeding an index and a Linear in a seeded torch.onnx export: every
+    dim known, the run-time size within its bound, FLOPs in the symbol.  (torchvision's
+    detection models are not used: torchvision is not installed with this +cpu torch.)"""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+
+    class Select(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.head = torch.nn.Linear(4, 3)
+
+        def forward(self, boxes):
+            kept = torch.nonzero(boxes.sum(-1) > 0)[:, 0]
+            return self.head(boxes[kept])
+
+    path = tmp_path / "select.onnx"
+    torch.onnx.export(Select().eval(), (torch.randn(20, 4),), str(path), input_names=["boxes"],
+                      dynamo=False, opset_version=17)
+    model = onnx.load(str(path))
+    values = {"boxes": np.random.default_rng(0).standard_normal((20, 4)).astype(np.float32)}
+    report = check(model, feeds=values, onnx_truth=False)
+    assert all(t.shape is not None and None not in t.shape for node in report.nodes for t in node.outputs)
+    [found] = report.data_dependent
+    assert found.op_type == "NonZero" and found.bound == 20
+    head = next(node for node in report.nodes if node.op_type == "Gemm" or node.op_type == "MatMul")
+    assert head.flops is not None and found.symbol in str(head.flops)
