@@ -220,6 +220,40 @@ def test_decoder_masked_mha_shares_its_past_buffer():
     assert node.macs == 2 * 4 * 1 * 7 * 2 * 4
 
 
+@pytest.mark.parametrize("tokens,attended", [(40, 32), (4, 4)])
+def test_sparse_attention_attends_its_densest_block_row(tokens, attended):
+    """Block mask rows [1, 2, 2, 3] blocks of 16: 40 tokens reach 3 block rows (densest 2
+    blocks = 32 keys), 4 tokens only the first (16 keys, capped at the 4 there are).
+    onnxruntime's kernel writes the present into the past's buffer: run with IO binding."""
+    import onnxruntime as ort
+
+    b, heads, kv_heads, head, cache = 1, 4, 2, 16, 64
+    inits = [init("rows", np.array([[0, 1, 3, 5, 8]], np.int32)), init("cols", np.array([[0, 0, 1, 1, 2, 1, 2, 3]],
+             np.int32)), init("total", np.array(tokens, np.int32)), init("key_total", np.array([tokens], np.int32))]
+    feeds = [("q", F, [b, tokens, heads * head]), ("k", F, [b, tokens, kv_heads * head]),
+             ("v", F, [b, tokens, kv_heads * head]), ("pk", F, [b, kv_heads, cache, head]),
+             ("pv", F, [b, kv_heads, cache, head])]
+    model = one_node("SparseAttention", ["q", "k", "v", "pk", "pv", "rows", "cols", "total", "key_total"],
+                     ["y", "present_k", "present_v"], inits, feeds, num_heads=heads, kv_num_heads=kv_heads,
+                     sparse_block_size=16)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    binding = session.io_binding()
+    for name, _, shape in feeds[:3]:
+        binding.bind_cpu_input(name, rand(shape))
+    binding.bind_output("y")
+    for past, present in (("pk", "present_k"), ("pv", "present_v")):
+        buffer = ort.OrtValue.ortvalue_from_numpy(np.zeros((b, kv_heads, cache, head), np.float32))
+        binding.bind_ortvalue_input(past, buffer)
+        binding.bind_ortvalue_output(present, buffer)
+    session.run_with_iobinding(binding)
+    report = inspect_model(model)
+    assert not report.warnings
+    node = report.node("node")
+    assert [t.shape for t in node.outputs] == [tuple(v.shape()) for v in binding.get_outputs()]
+    macs = b * heads * tokens * attended * 2 * head
+    assert (node.macs, node.flops) == (macs, 2 * macs + 3 * b * heads * tokens * attended)
+
+
 @pytest.mark.parametrize("op,inputs,shape,out", [
     ("GroupNorm", ["x", "g", "b"], [1, 4, 4, 8], [1, 4, 4, 8]),
     ("SkipGroupNorm", ["x", "g", "b", "skip"], [1, 4, 4, 8], [1, 4, 4, 8]),

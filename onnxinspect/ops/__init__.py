@@ -22,6 +22,7 @@ from . import (  # noqa: F401, I001
     contrib,
     contrib_quant,
     contrib_llm,
+    contrib_search,
     recurrent,
     misc,
     attention,

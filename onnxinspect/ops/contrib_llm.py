@@ -1,5 +1,5 @@
 """com.microsoft transformer ops for LLMs and diffusion models: GroupQueryAttention,
-DecoderMaskedMultiHeadAttention, PackedAttention, PackedMultiHeadAttention,
+SparseAttention, DecoderMaskedMultiHeadAttention, PackedAttention, PackedMultiHeadAttention,
 EmbedLayerNormalization, GemmFastGelu, GroupNorm, SkipGroupNorm, BiasSplitGelu, MoE, QMoE.
 
 GroupQueryAttention (onnxruntime-genai's attention), inputs query, key, value,
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence, Tuple
 
-from ..dims import Dim, add, exact_div, format_count, format_shape, is_int, mul, prod, sum_dims
+from ..dims import Dim, add, exact_div, format_count, format_dim, format_shape, is_int, mul, prod, sum_dims
 from .common import as_dim, broadcast
 from .context import NodeContext, ShapeError
 from .contrib import MS
@@ -78,6 +78,44 @@ def group_query_attention(ctx: NodeContext) -> None:
                              f"cache ({format_shape((b, kv_heads, length, head))})")
         ctx.explain("flops", f"MACs = B·N·S·L·2H = {format_count(macs)} (L = {attended} keys); FLOPs = 2·MACs "
                              f"+ softmax (3 per score) + rotary = {format_count(flops)}")
+
+
+@register("SparseAttention", domain=MS, meta_inputs=(5, 6, 7, 8, 9, 10))
+def sparse_attention(ctx: NodeContext) -> None:
+    """Block-sparse attention (Phi-3-small): query (B, S, N·H) with key and value, or
+    packed QKV; past_key / past_value (B, kv_num_heads, max_cache, H) are buffers the
+    present shares (same shape).  Attended keys L: the densest block row of the folded
+    CSR ``block_row_indices`` (nonzero blocks · ``sparse_block_size``, among the rows the
+    folded ``total_sequence_length`` T reaches), at most T; T (else the buffer's length)
+    when the mask is not folded.  MACs = B·N·S·L·2H, an upper bound (a causal row attends
+    fewer); FLOPs as GroupQueryAttention's."""
+    heads, kv_heads = int(ctx.attr("num_heads", 0)), int(ctx.attr("kv_num_heads", 0))
+    block = int(ctx.attr("sparse_block_size", 0))
+    if heads <= 0 or kv_heads <= 0 or heads % kv_heads or block <= 0:
+        raise ShapeError(f"kv_num_heads {kv_heads} must be positive and divide num_heads {heads}, "
+                         f"sparse_block_size {block} positive")
+    q, past = ctx.shape(0), ctx.shape(3)
+    if len(q) != 3 or len(past) != 4:
+        raise ShapeError(f"query must be (batch, sequence, hidden) and past_key 4-D, got {format_shape(q)} "
+                         f"and {format_shape(past)}")
+    b, s = q[0], q[1]
+    head = past[3]
+    ctx.set_output(0, (b, s, mul(heads, head)))
+    ctx.set_output(1, past, ctx.dtype(3))
+    ctx.set_output(2, ctx.shape_or_none(4) or past, ctx.dtype(4) or ctx.dtype(3))
+    total = _scalar(ctx, 7)
+    attended: Dim = total if total is not None else past[2]
+    rows = ctx.value(5)
+    if rows is not None and rows.dtype != object and rows.ndim == 2 and rows.shape[1] > 1:
+        reached = rows.shape[1] - 1 if not is_int(total) else max(1, min(rows.shape[1] - 1, -(-total // block)))
+        densest = int((rows[:, 1:reached + 1] - rows[:, :reached]).max()) * block
+        attended = densest if not is_int(attended) else min(densest, attended)
+    macs = mul(b, heads, s, attended, 2, head)
+    rotary = mul(3, b, s, head, heads + kv_heads) if ctx.attr("do_rotary", 0) else 0
+    ctx.set_cost(macs=macs, flops=add(mul(2, macs), mul(3, b, heads, s, attended), rotary))
+    if ctx.explaining:
+        ctx.explain("flops", f"MACs = B·N·S·L·2H = {format_count(macs)} (L = {format_dim(attended)} keys, "
+                             f"blocks of {block})")
 
 
 @register("DecoderMaskedMultiHeadAttention", domain=MS, meta_inputs=(3, 4, 7, 8, 9))
