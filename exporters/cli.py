@@ -19,7 +19,11 @@ from onnxinspect.cli import fail, refuse_overwrite
 from onnxinspect.errors import InspectError, UsageError
 
 SOURCE_HELP = ("unet|KERAS_MODEL: 'unet' (the default) is the U-Net of the CNN-parameter article, rebuilt "
-               "and seeded; KERAS_MODEL is a .keras / .h5 file or a SavedModel directory.")
+               "and seeded; KERAS_MODEL is a .keras / .h5 file or a SavedModel directory.  With --framework "
+               "torch: 'unet' (the same U-Net in PyTorch) or package.module:factory, a callable returning "
+               "(module, example_inputs).")
+SOURCE_METAVAR = "[unet|KERAS_MODEL|package.module:factory]"
+OPSETS = {"keras": 17, "torch": 18}  # tf2onnx's tested default; the dynamo exporter's own
 VERIFY_EXIT = "Exit status: 0 everything agrees; 1 a mismatch or an error; 2 usage error."
 COMPACT = {"separators": (",", ":"), "ensure_ascii": False}  # as inspect's --format json
 
@@ -107,23 +111,34 @@ def _common_verify_options(command):
     return command
 
 
-@click.command("export", short_help="Export the article's U-Net or a Keras model to ONNX.",
+def _framework_option(command):
+    return click.option("--framework", type=click.Choice(["keras", "torch"]), default="keras", show_default=True,
+                        help="Where SOURCE comes from: Keras (tf2onnx) or PyTorch (torch.onnx, dynamo).")(command)
+
+
+@click.command("export", short_help="Export the article's U-Net, a Keras or a PyTorch model to ONNX.",
                epilog=SOURCE_HELP)
-@click.argument("source", default="unet", metavar="[unet|KERAS_MODEL]")
+@click.argument("source", default="unet", metavar=SOURCE_METAVAR)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .onnx file to write.")
-@click.option("--opset", type=int, default=17, show_default=True, help="ONNX opset.")
+@_framework_option
+@click.option("--opset", type=int, default=None, help="ONNX opset (default: keras 17, torch 18).")
 @click.option("--seed", type=int, default=None,
               help="Randomise every weight from this seed (default 0 for unet; a user's model keeps its weights).")
 @click.option("--save-keras", type=click.Path(dir_okay=False), default=None,
               help="Also save the (seeded) Keras model as .keras, for `onnxinspect verify --keras`.")
 @click.option("--force", is_flag=True, help="Overwrite the output file(s) if they exist.")
-def export(source, output, opset, seed, save_keras, force):
-    """Export the article's U-Net, or your Keras model, to ONNX (dynamic batch dim N)."""
+def export(source, output, framework, opset, seed, save_keras, force):
+    """Export the article's U-Net, or your Keras or PyTorch model, to ONNX (dynamic batch dim N)."""
     from onnxinspect import inspect_model
 
-    from .keras.export import export as run_export
-
+    if framework == "torch":
+        from .torch.export import export as run_export
+    else:
+        from .keras.export import export as run_export
+    opset = opset or OPSETS[framework]
     try:
+        if save_keras and framework == "torch":
+            raise UsageError("--save-keras needs --framework keras")
         refuse_overwrite([output, save_keras], force)
         with progress() as step:
             exported = run_export(source, output, opset, seed, step)
@@ -136,28 +151,44 @@ def export(source, output, opset, seed, save_keras, force):
                f"{report.totals.unique_params:,} params, {report.totals.nodes:,} nodes")
 
 
-@click.command("verify", short_help="Run an ONNX model on onnxruntime against Keras.", epilog=VERIFY_EXIT)
+@click.command("verify", short_help="Run an ONNX model on onnxruntime against Keras or PyTorch.",
+               epilog=VERIFY_EXIT)
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--keras", "keras_source", required=True, metavar="unet|KERAS_MODEL",
+@click.option("--keras", "keras_source", metavar="unet|KERAS_MODEL",
               help="The reference: 'unet' (seeded) or a .keras / .h5 file / SavedModel directory.")
+@click.option("--torch", "torch_source", metavar="unet|package.module:factory",
+              help="The reference in PyTorch: 'unet' (seeded) or a callable returning (module, example_inputs).")
 @click.option("--seed", type=int, default=None, help="The seed the export used (unet: default 0).")
 @_common_verify_options
-def verify(model, keras_source, seed, device, batches, atol, rtol, min_cosine, min_snr, layers, chunk_mib, fmt):
-    """Run MODEL on onnxruntime and the Keras model on the same seeded inputs; compare."""
+def verify(model, keras_source, torch_source, seed, device, batches, atol, rtol, min_cosine, min_snr, layers,
+           chunk_mib, fmt):
+    """Run MODEL on onnxruntime and the Keras (or PyTorch) model on the same seeded inputs; compare."""
     from .keras.export import load_keras
-    from .pipeline import reconcile_file, verify_keras
+    from .pipeline import reconcile_file, verify_keras, verify_torch
     from .verify import format_result
 
     if not os.path.isfile(model):
         fail(UsageError(f"{model}: no such file"))
     try:
+        if (keras_source is None) == (torch_source is None):
+            raise UsageError("give the reference as one of --keras or --torch")
+        if layers and torch_source is not None:
+            raise UsageError("--layers needs --keras: layer outputs are compared with Keras's")
         atols, rtols = parse_tolerances(atol, "--atol"), parse_tolerances(rtol, "--rtol")
         with progress() as step:
-            step("Importing TensorFlow")
-            keras_model = load_keras(keras_source, seed)
-            reconciliation = reconcile_file(model, keras_model) if layers else None
-            result = verify_keras(model, keras_model, _batches(batches), device, atols, rtols, step,
-                                  reconciliation, chunk_mib * 2 ** 20, min_cosine, min_snr)
+            if torch_source is not None:
+                from .torch.export import load_torch
+
+                step("Importing torch")
+                module, example = load_torch(torch_source, seed)
+                result = verify_torch(model, module, example, _batches(batches), device, atols, rtols, step,
+                                      min_cosine, min_snr)
+            else:
+                step("Importing TensorFlow")
+                keras_model = load_keras(keras_source, seed)
+                reconciliation = reconcile_file(model, keras_model) if layers else None
+                result = verify_keras(model, keras_model, _batches(batches), device, atols, rtols, step,
+                                      reconciliation, chunk_mib * 2 ** 20, min_cosine, min_snr)
     except InspectError as error:
         fail(error)
     if fmt == "json":
@@ -169,25 +200,29 @@ def verify(model, keras_source, seed, device, batches, atol, rtol, min_cosine, m
 
 @click.command("export-and-verify", short_help="Export, inspect, verify and reconcile, in one go.",
                epilog=f"{SOURCE_HELP}\n\n{VERIFY_EXIT}")
-@click.argument("source", default="unet", metavar="[unet|KERAS_MODEL]")
+@click.argument("source", default="unet", metavar=SOURCE_METAVAR)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Where to write the ONNX file (default: ./<model>.onnx).")
-@click.option("--opset", type=int, default=17, show_default=True, help="ONNX opset.")
+@_framework_option
+@click.option("--opset", type=int, default=None, help="ONNX opset (default: keras 17, torch 18).")
 @click.option("--seed", type=int, default=None, help="Randomise every weight from this seed (unet: default 0).")
 @click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
 @_common_verify_options
-def export_and_verify(source, output, opset, seed, force, device, batches, atol, rtol, min_cosine, min_snr, layers,
-                      chunk_mib, fmt):
-    """Export, inspect, verify on onnxruntime against Keras, and reconcile the parameter counts."""
+def export_and_verify(source, output, framework, opset, seed, force, device, batches, atol, rtol, min_cosine,
+                      min_snr, layers, chunk_mib, fmt):
+    """Export, inspect, verify on onnxruntime against Keras (or PyTorch), and reconcile the parameter counts."""
     from .pipeline import export_and_verify as run
 
     output = output or _default_output(source)
+    opset = opset or OPSETS[framework]
     try:
+        if layers and framework == "torch":
+            raise UsageError("--layers needs --framework keras: layer outputs are compared with Keras's")
         refuse_overwrite([output], force)
         atols, rtols = parse_tolerances(atol, "--atol"), parse_tolerances(rtol, "--rtol")
         with progress() as step:
             result = run(source, output, opset, seed, _batches(batches), device, atols, rtols, step,
-                         layers, chunk_mib * 2 ** 20, min_cosine, min_snr)
+                         layers, chunk_mib * 2 ** 20, min_cosine, min_snr, framework)
     except InspectError as error:
         fail(error)
     click.echo(json.dumps(pipeline_dict(result), **COMPACT) if fmt == "json" else "\n".join(pipeline_lines(result)))
@@ -199,6 +234,8 @@ def _seed_text(exported) -> str:
 
 
 def _default_output(source: str) -> str:
+    if ":" in source and not os.path.exists(source):   # package.module:factory
+        source = source.rpartition(":")[2]
     stem = os.path.splitext(os.path.basename(os.path.normpath(source)))[0] or "model"
     return f"{stem}.onnx"
 
@@ -215,8 +252,8 @@ def pipeline_lines(result) -> list:
     rec = result.reconciliation
     lines = [f"Exported:      {exported.source} ({_seed_text(exported)}, opset {exported.opset}) -> {result.path} "
              f"({size:.1f} MiB)", "", "== ONNX graph (onnxinspect) ==", render_table(result.report), "",
-             "== Keras vs ONNX, layer by layer ==", *format_reconciliation(rec), "",
-             "== onnxruntime vs Keras (same seeded inputs) ==", *format_result(result.verification), "",
+             f"== {rec.framework} vs ONNX, layer by layer ==", *format_reconciliation(rec), "",
+             f"== onnxruntime vs {rec.framework} (same seeded inputs) ==", *format_result(result.verification), "",
              "== Summary ==", f"ONNX file:     {result.path}", f"Parameters:    {rec.headline()}",
              f"Device:        {result.verification.device.upper()}", _error_line(result.verification),
              "Result:        " + ("PASSED" if result.passed else "FAILED")]

@@ -12,7 +12,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from .keras.export import DEFAULT_OPSET, Exported, _input_name, export
+from .keras.export import DEFAULT_OPSET, _input_name, export
 from .layers import DEFAULT_CHUNK_BYTES, verify_layers
 from .reconcile import Reconciliation, reconcile
 from .verify import InputSpec, VerifyResult, verify
@@ -61,6 +61,17 @@ def verify_keras(onnx_path: str, keras_model, batches: Sequence[int] = (1, 4), d
     return result
 
 
+def verify_torch(onnx_path: str, module, example, batches: Sequence[int] = (1, 4), device: str = "auto",
+                 atol: Optional[Mapping[str, float]] = None, rtol: Optional[Mapping[str, float]] = None,
+                 on_step=lambda text: None, min_cosine: Optional[float] = None,
+                 min_snr: Optional[float] = None) -> VerifyResult:
+    """Outputs at each batch against the torch module (eval mode, no gradients)."""
+    from .torch.export import torch_reference, torch_specs
+
+    return verify(onnx_path, torch_specs(module, example), torch_reference(module, example), batches, device,
+                  atol=atol, rtol=rtol, on_step=on_step, min_cosine=min_cosine, min_snr=min_snr, side="PyTorch")
+
+
 def reconcile_file(onnx_path: str, keras_model) -> Reconciliation:
     """The reconciliation of ``keras_model`` with the ONNX file (inspected here)."""
     from onnxinspect import inspect_model
@@ -70,7 +81,7 @@ def reconcile_file(onnx_path: str, keras_model) -> Reconciliation:
 
 @dataclass
 class PipelineResult:
-    exported: Exported
+    exported: object               # keras.export.Exported or torch.export.TorchExported
     path: str
     report: object                 # onnxinspect Report
     verification: VerifyResult
@@ -86,9 +97,20 @@ def export_and_verify(source: str, output: str, opset: int = DEFAULT_OPSET, seed
                       atol: Optional[Mapping[str, float]] = None, rtol: Optional[Mapping[str, float]] = None,
                       on_step=lambda text: None, layers: bool = False,
                       chunk_bytes: int = DEFAULT_CHUNK_BYTES, min_cosine: Optional[float] = None,
-                      min_snr: Optional[float] = None) -> PipelineResult:
+                      min_snr: Optional[float] = None, framework: str = "keras") -> PipelineResult:
     from onnxinspect import inspect_model
 
+    if framework == "torch":
+        from .reconcile import reconcile_torch
+        from .torch.export import export as export_torch
+
+        made = export_torch(source, output, opset, seed, on_step)
+        on_step("Inspecting the ONNX graph")
+        report = inspect_model(output)
+        reconciliation = reconcile_torch(made.module, report)
+        verification = verify_torch(output, made.module, made.example, batches, device, atol, rtol, on_step,
+                                    min_cosine, min_snr)
+        return PipelineResult(made, output, report, verification, reconciliation)
     exported = export(source, output, opset, seed, on_step)
     on_step("Inspecting the ONNX graph")
     report = inspect_model(output)

@@ -32,6 +32,7 @@ from onnxinspect.report import iter_nodes
 TRAINING_ONLY = {"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
                  "GaussianDropout", "AlphaDropout", "ActivityRegularization"}
 BATCH_NORM = {"BatchNormalization"}
+TORCH_IDENTITY = {"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "Identity"}
 
 
 @dataclass
@@ -68,7 +69,7 @@ class Reconciliation:
     rows: List[LayerMatch]
     notes: List[str] = field(default_factory=list)         # about the totals (after the table)
     layout_notes: List[str] = field(default_factory=list)  # how to read the table (before it)
-
+    framework: str = "Keras"
     @property
     def totals_match(self) -> bool:
         return self.keras_params == self.onnx_params
@@ -85,10 +86,10 @@ class Reconciliation:
 
     def headline(self) -> str:
         relation = "=" if self.totals_match else "!="
-        return f"{self.keras_params:,} parameters in Keras {relation} {self.onnx_params:,} in ONNX"
+        return f"{self.keras_params:,} parameters in {self.framework} {relation} {self.onnx_params:,} in ONNX"
 
     def to_dict(self) -> dict:
-        return {"keras_params": self.keras_params, "keras_trainable": self.keras_trainable,
+        return {"framework": self.framework, "keras_params": self.keras_params, "keras_trainable": self.keras_trainable,
                 "keras_non_trainable": self.keras_non_trainable, "onnx_params": self.onnx_params,
                 "totals_match": self.totals_match, "all_explained": self.all_explained,
                 "consistent": self.consistent,
@@ -128,6 +129,39 @@ def reconcile(keras_model, report) -> Reconciliation:
     total = int(keras_model.count_params())
     result = Reconciliation(total, trainable, total - trainable, report.totals.unique_params, rows)
     result.layout_notes = _layout_notes(report, rows)
+    result.notes = _total_notes(result)
+    return result
+
+
+def reconcile_torch(module, report) -> Reconciliation:
+    """Match a torch ``module``'s leaf modules (by their dotted names, which the dynamo
+    exporter records in each node's name scopes) with the ONNX ``report``'s nodes.  Torch
+    and ONNX share the channels-first layout, so there is no layout conversion."""
+    groups = _group_nodes(report)
+    rows: List[LayerMatch] = []
+    for name, child in module.named_modules():
+        if not name or any(True for _ in child.children()):
+            continue
+        nodes = groups.pop(name, [])
+        params = sum(int(p.numel()) for p in child.parameters(recurse=False))
+        row = LayerMatch(name, type(child).__name__, [n.name for n in nodes], _ops(nodes), params,
+                         _params(nodes), None, _last_output_shape(nodes), "same" if nodes else "-")
+        if not nodes and type(child).__name__ in TORCH_IDENTITY:
+            row.notes.append("identity in eval mode: not exported")
+        elif row.keras_params != row.onnx_params:
+            row.notes.append(f"unexplained difference of {row.keras_params - row.onnx_params:+,} params")
+            row.explained = False
+        rows.append(row)
+    for key, nodes in groups.items():  # torch.relu, torch.cat, ... called in forward
+        params = _params(nodes)
+        name = key if not key.startswith("\0") else nodes[0].name
+        rows.append(LayerMatch(name, "(functional)", [n.name for n in nodes], _ops(nodes), 0, params, None,
+                               _last_output_shape(nodes), "same",
+                               ["a function called in forward, no module: no parameters"], explained=params == 0))
+    total = sum(int(p.numel()) for p in module.parameters())
+    trainable = sum(int(p.numel()) for p in module.parameters() if p.requires_grad)
+    result = Reconciliation(total, trainable, total - trainable, report.totals.unique_params, rows,
+                            framework="PyTorch")
     result.notes = _total_notes(result)
     return result
 
@@ -285,13 +319,14 @@ def _total_notes(result: Reconciliation) -> List[str]:
         return []
     verdict = ("the sum of the per-layer differences above, all explained" if result.consistent
                else "NOT accounted for by the explained per-layer differences")
-    return [f"Keras {result.keras_params:,} - ONNX {result.onnx_params:,} = "
+    return [f"{result.framework} {result.keras_params:,} - ONNX {result.onnx_params:,} = "
             f"{result.keras_params - result.onnx_params:,}: {verdict}"]
 
 
 def format_reconciliation(result: Reconciliation) -> List[str]:
     """A text table: one row per Keras layer (and per converter-only node group)."""
-    header = ["Keras layer", "Class", "ONNX nodes", "Keras params", "ONNX params", "Keras shape",
+    f = result.framework
+    header = [f"{f} layer", "Class", "ONNX nodes", f"{f} params", "ONNX params", f"{f} shape",
               "ONNX shape", "Layout", "Notes"]
     body: List[List[str]] = []
     for r in result.rows:
@@ -302,7 +337,7 @@ def format_reconciliation(result: Reconciliation) -> List[str]:
                      format_shape(r.onnx_shape) if r.onnx_shape is not None else "-", r.layout,
                      "; ".join(r.notes)])
     lines = list(result.layout_notes) + grid(header, body, right={3, 4})
-    lines.append(f"Keras: {result.keras_params:,} params ({result.keras_trainable:,} trainable, "
+    lines.append(f"{f}: {result.keras_params:,} params ({result.keras_trainable:,} trainable, "
                  f"{result.keras_non_trainable:,} non-trainable)")
     lines.append(result.headline())
     lines += result.notes

@@ -315,7 +315,8 @@ def _shape_text(shape) -> str:
     return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
-def match_inputs(onnx_inputs, specs: Sequence[InputSpec], batches: Sequence[int] = ()) -> List[InputSpec]:
+def match_inputs(onnx_inputs, specs: Sequence[InputSpec], batches: Sequence[int] = (),
+                 side: str = "Keras") -> List[InputSpec]:
     """The reference's input spec for each ONNX input (``onnx_inputs``: onnxruntime's
     ``session.get_inputs()``), in the ONNX model's order: by name when both sides have the
     same names, else by position (the exporter may rename the inputs of a Sequential).
@@ -328,13 +329,13 @@ def match_inputs(onnx_inputs, specs: Sequence[InputSpec], batches: Sequence[int]
     def keras_text(spec: InputSpec) -> str:
         shape = "(" + ", ".join("None" if d is None else str(d) for d in spec.shape) \
             + ("," if len(spec.shape) == 1 else "") + ")"
-        return f"Keras input {spec.name!r} {spec.dtype} {shape}"
+        return f"{side} input {spec.name!r} {spec.dtype} {shape}"
 
     if len(onnx_inputs) != len(specs):
         raise VerifyError(f"the ONNX model has {len(onnx_inputs)} inputs "
                           f"({', '.join(onnx_text(i)[len('ONNX input '):] for i in onnx_inputs) or 'none'}), "
-                          f"the Keras model {len(specs)} "
-                          f"({', '.join(keras_text(s)[len('Keras input '):] for s in specs) or 'none'})")
+                          f"the {side} model {len(specs)} "
+                          f"({', '.join(keras_text(s)[len(side + ' input '):] for s in specs) or 'none'})")
     by_name = {s.name: s for s in specs}
     paired = [by_name[i.name] for i in onnx_inputs] if set(by_name) == {i.name for i in onnx_inputs} \
         else list(specs)
@@ -452,7 +453,7 @@ def verify(model: Union[str, bytes], specs: Sequence[InputSpec], reference: Refe
            batches: Sequence[int] = (1, 4), device: str = "auto", seed: int = 0,
            atol: Optional[Mapping[str, float]] = None, rtol: Optional[Mapping[str, float]] = None,
            on_step: Callable[[str], None] = lambda text: None, min_cosine: Optional[float] = None,
-           min_snr: Optional[float] = None) -> VerifyResult:
+           min_snr: Optional[float] = None, side: str = "Keras") -> VerifyResult:
     """Run ``model`` on onnxruntime and ``reference`` (the framework) on the same seeded
     inputs at each batch size; compare outputs pairwise, in order, with the tolerance set
     of the model's precision (``min_cosine`` / ``min_snr`` override its minima)."""
@@ -462,7 +463,7 @@ def verify(model: Union[str, bytes], specs: Sequence[InputSpec], reference: Refe
     onnx_inputs = list(session.session.get_inputs())
     names = [o.name for o in session.session.get_outputs()]
     try:
-        paired = match_inputs(onnx_inputs, specs, batches)  # before running either side
+        paired = match_inputs(onnx_inputs, specs, batches, side)  # before running either side
     except VerifyError as error:
         raise VerifyError(error.reason, where) from None
     key, why = detect_precision(model)

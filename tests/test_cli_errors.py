@@ -143,7 +143,7 @@ def test_real_process_prints_one_line(name, tmp_path):
     (["MODEL", "--format", "xx"], "Invalid value for '--format'"),
     (["MODEL", "--bogus"], "No such option '--bogus'"),
     (["inspect"], "Missing argument"),
-    (["verify", "MODEL"], "Missing option '--keras'"),
+    (["verify", "MODEL"], "give the reference as one of --keras or --torch"),
 ])
 def test_click_usage_errors_are_one_line_too(tmp_path, args, message):
     path = tmp_path / "m.onnx"
