@@ -373,3 +373,51 @@ def test_packed_attention_follows_the_documented_shapes(op, inputs, shapes, out)
     report = inspect_model(one_node(op, inputs, ["y"], inits, feeds, num_heads=4))
     assert not report.warnings
     assert report.node("node").outputs[0].shape == out
+
+
+def qdq_matmul():
+    """x -> Q -> DQ, int8 W -> DQ, MatMul: the MatMul is W8 A8 (QDQ); fc2 stays fp32."""
+    inits = [init("Wq", rand((8, 4), np.int8)), init("s", np.array(0.05, np.float32)),
+             init("z", np.array(0, np.int8)), init("W2", rand((4, 4)))]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["xq"], name="q"),
+             helper.make_node("DequantizeLinear", ["xq", "s", "z"], ["xd"], name="dq_x"),
+             helper.make_node("DequantizeLinear", ["Wq", "s", "z"], ["W"], name="dq_w"),
+             helper.make_node("MatMul", ["xd", "W"], ["h"], name="fc"),
+             helper.make_node("MatMul", ["h", "W2"], ["y"], name="fc2")]
+    return make_model(nodes, [("x", F, [2, 8])], [("y", F, [2, 4])], inits)
+
+
+@pytest.mark.parametrize("model,labels", [
+    (nbits_model, {"node": "W4 A32"}),
+    (qdq_matmul, {"q": "", "dq_x": "", "dq_w": "", "fc": "W8 A8 (QDQ)", "fc2": "fp32"}),
+])
+def test_a_quantized_models_tables_carry_a_precision_column(model, labels):
+    from onnxinspect.render.csv import render_csv
+    from onnxinspect.render.markdown import render_markdown
+    from onnxinspect.render.table import render_table
+
+    report = inspect_model(model())
+    table = render_table(report).splitlines()
+    assert table[0].split()[-1] == "Precision"
+    for name, label in labels.items():
+        row = next(line for line in table if line.split()[1:2] == [name])
+        assert row.rstrip().endswith(label), row
+    markdown = [line for line in render_markdown(report).splitlines() if line.startswith("| ")]
+    assert markdown[0].endswith("| Precision |")
+    assert {cells.split(" | ")[1]: cells.split(" | ")[-1][:-2] for cells in markdown[1:]} == labels
+    csv_rows = [line.split(",") for line in render_csv(report).splitlines()]
+    assert csv_rows[0][-1] == "precision"
+    assert {row[1]: row[-1] for row in csv_rows[1:]} == labels
+
+
+def test_an_fp32_models_tables_have_no_precision_column():
+    from onnxinspect.render.csv import render_csv
+    from onnxinspect.render.markdown import render_markdown
+    from onnxinspect.render.table import render_table
+
+    model = make_model([helper.make_node("MatMul", ["x", "W"], ["y"], name="fc")], [("x", F, [2, 8])],
+                       [("y", F, [2, 4])], [init("W", rand((8, 4)))])
+    report = inspect_model(model)
+    assert report.node("fc").precision == "fp32" and not report.precision.quantized
+    assert "recision" not in render_table(report).splitlines()[0]
+    assert "recision" not in render_markdown(report) + render_csv(report)

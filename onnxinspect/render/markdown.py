@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import AbstractSet, Iterable, Sequence
 
 from ..report import Report
-from .rows import HEADER, RIGHT, node_row
+from .rows import RIGHT, header, node_row, shows_precision
 from .table import footer_lines
 
 
@@ -14,7 +14,8 @@ def _escape(cell: str) -> str:
 
 
 def render_markdown(report: Report) -> str:
-    return markdown_document(report, HEADER, [node_row(n) for n in report.nodes], RIGHT)
+    precision = shows_precision(report)
+    return markdown_document(report, header(precision), [node_row(n, precision) for n in report.nodes], RIGHT)
 
 
 def markdown_document(report: Report, header: Sequence[str], rows: Iterable[Sequence[str]],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import List, Optional
 
 from ..dims import format_count, format_dim, format_shape
-from ..report import NodeReport
+from ..report import NodeReport, Report
 from ..tensors import MapInfo, SequenceInfo, TensorInfo
 from .summary import share_cell
 
@@ -43,13 +43,25 @@ def params_cell(node: NodeReport) -> str:
     return text + ("*" if node.shared_params else "")
 
 
-def node_row(node: NodeReport) -> List[str]:
-    return [str(node.index), node_label(node), node.op_type, output_shapes(node), params_cell(node),
-            format_count(node.flops), share_cell(node.flops_share)]
+def node_row(node: NodeReport, precision: bool = False) -> List[str]:
+    """The node's cells; ``precision`` adds its label (``W4 A32``, '' for a node without one)."""
+    row = [str(node.index), node_label(node), node.op_type, output_shapes(node), params_cell(node),
+           format_count(node.flops), share_cell(node.flops_share)]
+    return row + [node.precision or ""] if precision else row
 
 
 HEADER = ["#", "Node", "Op", "Output shape", "Params", "FLOPs", "FLOPs %"]
 RIGHT = {0, 4, 5, 6}  # numeric columns, right-aligned
+
+
+def shows_precision(report: Report) -> bool:
+    """Whether the node tables carry a Precision column: only for a quantized model, so
+    an fp32 model's table stays as it was."""
+    return report.precision is not None and report.precision.quantized
+
+
+def header(precision: bool) -> List[str]:
+    return HEADER + ["Precision"] if precision else HEADER
 
 
 def io_line(tensor: TensorInfo) -> str:

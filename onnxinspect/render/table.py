@@ -9,7 +9,7 @@ from ..dims import format_count
 from ..report import DataDependent, NodeReport, Report, iter_nodes
 from .explain import memory_breakdown, node_formulas
 from .precision import precision_lines
-from .rows import HEADER, RIGHT, io_line, node_row
+from .rows import HEADER, RIGHT, header, io_line, node_row, shows_precision
 from .summary import flops_line, format_bytes, memory_lines
 
 
@@ -84,14 +84,16 @@ def terminal_footer(report: Report) -> List[str]:
     return out
 
 
-def nested_rows(nodes: Iterable[NodeReport], depth: int = 0, explain: bool = False) -> List[List[str]]:
+def nested_rows(nodes: Iterable[NodeReport], depth: int = 0, explain: bool = False,
+                precision: bool = False) -> List[List[str]]:
     """One row per node; each If/Loop/Scan body or function call follows its node, titled
     ``[then_branch]`` / ``[body]`` / ``[function]`` and indented.  Body rows have no index
     and no FLOPs share: the parent's cost already covers them.  With ``explain`` each
-    node's formulas follow its row as one-cell rows (see :func:`grid`)."""
+    node's formulas follow its row as one-cell rows (see :func:`grid`); ``precision``
+    adds the Precision column."""
     rows = []
     for node in nodes:
-        row = node_row(node)
+        row = node_row(node, precision)
         if depth:
             row[0] = ""
             row[1] = "  " * depth + row[1]
@@ -100,18 +102,19 @@ def nested_rows(nodes: Iterable[NodeReport], depth: int = 0, explain: bool = Fal
         if explain:
             rows += [[line] for line in node_formulas(node, indent=" " * (4 + 2 * depth))]
         for name, body in node.subgraphs.items():
-            title = [""] * len(HEADER)
+            title = [""] * len(header(precision))
             title[1] = "  " * (depth + 1) + f"[{name}]"
             rows.append(title)
-            rows += nested_rows(body, depth + 2, explain)
+            rows += nested_rows(body, depth + 2, explain, precision)
     return rows
 
 
 def render_table(report: Report, explain: bool = False) -> str:
     """The node table and footer; ``explain`` puts each node's formulas under its row
     (so the first formulas are on the first screen) and ends with the peak breakdown."""
-    rows = nested_rows(report.nodes, explain=explain)
-    lines = grid(HEADER, rows, right=RIGHT)
+    precision = shows_precision(report)
+    rows = nested_rows(report.nodes, explain=explain, precision=precision)
+    lines = grid(header(precision), rows, right=RIGHT)
     lines += terminal_footer(report)
     if explain:
         lines += memory_breakdown(report)
