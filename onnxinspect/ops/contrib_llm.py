@@ -36,10 +36,12 @@ def _scalar(ctx: NodeContext, i: int) -> Dim:
     return as_dim(value.reshape(-1)[0])
 
 
-def _longer(a: Dim, b: Dim) -> Dim:
-    if is_int(a) and is_int(b):
-        return max(a, b)
-    return a if b is None or (is_int(b) and not is_int(a)) else b
+def _longer(total: Dim, buffer: Dim) -> Dim:
+    """The present's length: the longer of the total length and the past buffer; the total
+    when symbols leave that open (onnxruntime's CPU kernel sizes the present by it)."""
+    if is_int(total) and is_int(buffer):
+        return max(total, buffer)
+    return buffer if total is None else total
 
 
 @register("GroupQueryAttention", domain=MS, meta_inputs=(5, 6, 7, 8, 9, 10))
