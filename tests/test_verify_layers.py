@@ -104,3 +104,23 @@ def test_a_corrupted_layer_is_the_first_divergent(unet, tmp_path, layer, op):
     marked = [line for line in table.stdout.splitlines() if line.startswith(">>")]
     assert len(marked) == 1 and f" {layer} " in marked[0] and "FIRST DIVERGENT" in marked[0]
     assert f"First divergent layer: {layer}" in table.stdout
+
+
+@pytest.mark.tensorflow
+def test_export_and_verify_layers(tmp_path):
+    require_tensorflow()
+    path = str(tmp_path / "unet.onnx")
+    result = CliRunner().invoke(main, ["export-and-verify", "unet", "-o", path, "--device", "cpu", "--batch", "1",
+                                       "--layers", "--chunk-mib", "4", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    layers = json.loads(result.stdout)["verify"]["layers"]
+    assert layers["passed"] and layers["first_divergent"] is None and layers["compared"] == 31
+    assert layers["chunk_bytes"] == 4 * 2 ** 20 and layers["chunks"] > 1 and layers["peak_bytes"] > 0
+
+
+def test_layers_need_keras(tmp_path):
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"")
+    result = CliRunner().invoke(main, ["verify", str(model), "--torch", "unet", "--layers"])
+    assert result.exit_code == 2
+    assert result.stderr == "onnxinspect: error: --layers needs --keras: layer outputs are compared with Keras's\n"
