@@ -14,6 +14,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 FRAMEWORKS = {
     "tensorflow": ("tensorflow", "tf2onnx"),
     "torch": ("torch",),
+    "transformers": ("torch", "transformers"),
 }
 
 

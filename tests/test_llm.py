@@ -85,7 +85,7 @@ def llama_feeds(past, new):
     return feeds
 
 
-@pytest.mark.torch
+@pytest.mark.transformers
 def test_llama_shapes_params_and_kv_cache(llama):
     model, numel, inv_freq = llama
     report = inspect_model(model)
@@ -145,7 +145,7 @@ def bert_feeds(batch=2, seq=8):
             "attention_mask": np.ones((batch, seq), np.int64), "token_type_ids": np.zeros((batch, seq), np.int64)}
 
 
-@pytest.mark.torch
+@pytest.mark.transformers
 def test_bert_fused_by_onnxruntime(bert):
     folder, numel = bert
     model = onnx.load(str(folder / "fused.onnx"))
@@ -155,7 +155,7 @@ def test_bert_fused_by_onnxruntime(bert):
     assert report.totals.unique_params == numel
 
 
-@pytest.mark.torch
+@pytest.mark.transformers
 def test_bert_quantized_with_quantize_dynamic(bert):
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
