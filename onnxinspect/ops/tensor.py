@@ -111,13 +111,17 @@ def unique(ctx: NodeContext) -> None:
     ctx.set_output(3, (found,), "int64")
 
 
+_INT64_MAX = int(np.iinfo(np.int64).max)
+
+
 @register("NonMaxSuppression", meta_inputs=(2, 3, 4))
 def non_max_suppression(ctx: NodeContext) -> None:
-    """At most ``max_output_boxes_per_class`` (absent: 0) boxes per batch and class."""
+    """At most ``max_output_boxes_per_class`` (absent: 0) boxes per batch and class.
+    int64's maximum (torchvision's and tf2onnx's "no limit") limits nothing: the boxes do."""
     ctx.set_cost(flops=None)
     boxes, scores = ctx.shape_or_none(0), ctx.shape_or_none(1)
     limit = dims_from_value(ctx.value(2)) if ctx.has_input(2) else [0]
-    per_class = None if not limit else limit[0]
+    per_class = None if not limit or limit[0] == _INT64_MAX else limit[0]
     if per_class == 0:
         ctx.set_output(0, (0, 3), "int64")
         return
