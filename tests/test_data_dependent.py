@@ -184,3 +184,26 @@ def test_a_torch_export_with_nonzero(tmp_path):
     assert found.op_type == "NonZero" and found.bound == 20
     head = next(node for node in report.nodes if node.op_type == "Gemm" or node.op_type == "MatMul")
     assert head.flops is not None and found.symbol in str(head.flops)
+
+
+def test_if_branches_of_different_sizes_give_a_symbol():
+    """torchvision's batched NMS: ``if boxes.numel() == 0: empty else: nms(...)`` with
+    int64's maximum as max_output_boxes_per_class.  The If's dim is a symbol bounded by
+    the NMS's bound (the boxes), its run-time size onnxruntime's."""
+    n = helper.make_node
+    then = helper.make_graph([n("Constant", [], ["none"], value=const("v", np.zeros(0, np.int64)))], "then", [],
+                             [helper.make_tensor_value_info("none", I64, None)])
+    other = helper.make_graph([
+        n("NonMaxSuppression", ["boxes", "scores", "max_boxes", "iou"], ["sel"]),
+        n("Gather", ["sel", "two"], ["keep"], axis=1)], "else", [],
+        [helper.make_tensor_value_info("keep", I64, None)])
+    model = make_model([n("Size", ["boxes"], ["size"]), n("Equal", ["size", "zero"], ["empty"]),
+                        n("If", ["empty"], ["kept"], then_branch=then, else_branch=other)],
+                       [("boxes", F, [1, "n", 4]), ("scores", F, [1, 1, "n"])], [("kept", I64, None)],
+                       [const("zero", np.array(0, np.int64)), const("two", np.array(2, np.int64)),
+                        const("max_boxes", np.array([np.iinfo(np.int64).max], np.int64)),
+                        const("iou", np.array([0.5], np.float32))], opset=17)
+    report = check(model, {"n": 12}, onnx_truth=False)
+    assert [(d.symbol, d.op_type, str(d.bound)) for d in report.data_dependent] == [
+        ("nonmaxsuppression_2_0", "NonMaxSuppression", "n"), ("if_2", "If", "n")]
+    assert report.nodes[2].outputs[0].shape == (sym("if_2"),)

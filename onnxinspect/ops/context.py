@@ -56,6 +56,11 @@ class SubgraphWalker(Protocol):
         """The named symbol for a size of ``node`` known only at run time."""
         ...
 
+    def inner_bound(self, dim: Dim) -> Dim:
+        """``dim``, or its bound when it is a data-dependent symbol made inside the bodies
+        of the node being visited."""
+        ...
+
 
 class NodeContext:
     __slots__ = ("node", "opset", "inputs", "outputs", "output_names", "macs", "flops", "explaining",
@@ -208,6 +213,11 @@ class NodeContext:
         if self.walker is None:
             return None
         return self.walker.data_dependent(self.node, key, bound)
+
+    def inner_bound(self, dim: Dim) -> Dim:
+        """``dim``, or its bound when it is a data-dependent symbol made inside this node's
+        bodies (not visible outside them)."""
+        return dim if self.walker is None else self.walker.inner_bound(dim)
 
     def walk_subgraph(self, graph: Any, inputs: Mapping[str, TensorInfo]) -> GraphWalk:
         """Walk an If/Loop/Scan body with ``inputs`` bound to its formal inputs; every

@@ -8,10 +8,13 @@ If = the branch taken (unknown when the condition is not a constant and the bran
 cost differently); Loop / Scan = trip count x one pass of the body (unknown when the
 trip count is: a Loop whose condition depends on data).
 
-Shapes: If merges its branches (equal dims kept, differing dims unknown) unless the
-condition is a folded constant.  Loop-carried and Scan state shapes are iterated to a
-fixed point (a dim that changes between passes becomes unknown); scan outputs gain a
-leading trip-count dim (Loop) or the scan length at ``scan_output_axes`` (Scan).
+Shapes: If merges its branches unless the condition is a folded constant: equal dims
+are kept, a dim the branches disagree on is data-dependent (which branch runs decides
+it: a symbol ``if_<index>``, bounded by the larger branch dim where that is decidable,
+0 being no bound, and a symbol made inside a branch replaced by its bound).
+Loop-carried and Scan state shapes are iterated to a fixed point (a dim that changes
+between passes becomes unknown); scan outputs gain a leading trip-count dim (Loop) or
+the scan length at ``scan_output_axes`` (Scan).
 Scan directions reverse the order of iteration and leave shapes alone.
 """
 
@@ -23,7 +26,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 import numpy as np
 import numpy.typing as npt
 
-from ..dims import Dim, format_count, format_dim, is_int, mul
+from ..dims import Dim, format_count, format_dim, is_int, max_dim, mul
 from ..report import GraphWalk, NodeReport, body_cost
 from ..tensors import Shape, TensorInfo, merge_shapes, shape_from_type
 from .common import as_dim, normalize_axis
@@ -81,7 +84,7 @@ def if_(ctx: NodeContext) -> None:
             ctx.set_output(i, out.shape, out.dtype, out.value)
         else:
             a, b = _output(then, i), _output(other, i)
-            ctx.set_output(i, merge_shapes(a.shape, b.shape), a.dtype or b.dtype)
+            ctx.set_output(i, _merge_branches(ctx, i, a.shape, b.shape), a.dtype or b.dtype)
 
     then_cost, else_cost = body_cost(then.nodes), body_cost(other.nodes)
     if taken is not None:
@@ -92,6 +95,23 @@ def if_(ctx: NodeContext) -> None:
         which = "" if taken is None else f"; condition is constant: {'then' if taken is then else 'else'} runs"
         ctx.explain("flops", f"then branch {format_count(then_cost[1])}, else branch "
                              f"{format_count(else_cost[1])}{which}")
+
+
+def _merge_branches(ctx: NodeContext, i: int, a: Shape, b: Shape) -> Shape:
+    """Output ``i`` of an If whose branch is chosen at run time: dims the branches agree
+    on, a data-dependent symbol for each dim they do not (both known)."""
+    merged = merge_shapes(a, b)
+    if merged is None or a is None or b is None:
+        return merged
+    out: List[Dim] = []
+    for j, (x, y) in enumerate(zip(a, b, strict=True)):
+        if x == y or x is None or y is None:
+            out.append(merged[j])
+            continue
+        x, y = ctx.inner_bound(x), ctx.inner_bound(y)
+        bound = None if x is None or y is None else y if x == 0 else x if y == 0 else max_dim(x, y)
+        out.append(ctx.data_dependent(bound, ctx.node.output[i], j))
+    return tuple(out)
 
 
 @register("Loop", meta_inputs=(0, 1), scalar_literals=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Dict, Hashable, Iterable, List, Mapping, Set, Tuple
 
-from ..dims import Dim, is_int, min_dim, sym
+from ..dims import Dim, Expr, is_int, min_dim, sym
 from ..report import DataDependent
 
 
@@ -28,13 +28,16 @@ class DataDependentSymbols:
         self.entries: List[DataDependent] = []
         self._by_key: Dict[Hashable, DataDependent] = {}
         self._taken: Set[str] = set()
+        self._scope: Dict[str, Tuple[int, ...]] = {}   # symbol -> indices of the nodes enclosing its node
 
     def reserve(self, names: Iterable[str]) -> None:
         """Names a data-dependent symbol must not take (the inputs' symbols)."""
         self._taken.update(names)
 
-    def get(self, key: Hashable, base: str, node: str, op_type: str, bound: Dim) -> Dim:
-        """The dim for ``key``: its symbol, or the number the caller bound it to."""
+    def get(self, key: Hashable, base: str, node: str, op_type: str, bound: Dim,
+            scope: Tuple[int, ...] = ()) -> Dim:
+        """The dim for ``key``: its symbol, or the number the caller bound it to.
+        ``scope``: the indices of the nodes whose bodies hold the symbol's node."""
         entry = self._by_key.get(key)
         if entry is None:
             name, n = base, 1
@@ -42,6 +45,7 @@ class DataDependentSymbols:
                 n += 1
                 name = f"{base}_v{n}"
             self._taken.add(name)
+            self._scope[name] = scope
             entry = DataDependent(name, node, op_type, bound, self.bindings.get(name))
             self._by_key[key] = entry
             self.entries.append(entry)
@@ -51,6 +55,16 @@ class DataDependentSymbols:
             tighter = min_dim(entry.bound, bound)
             entry.bound = entry.bound if tighter is None else tighter
         return entry.value if entry.value is not None else sym(entry.symbol)
+
+    def inner_bound(self, dim: Dim, within: Tuple[int, ...]) -> Dim:
+        """``dim``, or, while it is a symbol made inside the bodies of node ``within`` (not
+        visible outside them), that symbol's bound (None: unbounded)."""
+        while isinstance(dim, Expr):
+            entry = next((e for e in self.entries if sym(e.symbol) == dim), None)
+            if entry is None or self._scope[entry.symbol][:len(within)] != within:
+                break
+            dim = entry.bound
+        return dim
 
     def names(self) -> Tuple[str, ...]:
         return tuple(e.symbol for e in self.entries)

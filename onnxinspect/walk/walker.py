@@ -105,7 +105,13 @@ class Walker:
         label = "/".join(f"#{i}" for i in where[:-1]) + ("/" if len(where) > 1 else "")
         label += node.name or f"#{where[-1]}"
         base = f"{node.op_type.lower()}_" + "_".join(str(i) for i in where)
-        return self.symbols.get((where[:-1], node.domain, node.op_type, *key), base, label, node.op_type, bound)
+        return self.symbols.get((where[:-1], node.domain, node.op_type, *key), base, label, node.op_type, bound,
+                                where[:-1])
+
+    def inner_bound(self, dim: Dim) -> Dim:
+        """``dim``, or the bound of the data-dependent symbol it is when a node inside the
+        bodies of the node being visited made it (outside them it is not visible)."""
+        return self.symbols.inner_bound(dim, tuple(self.enclosing))
 
     def opset(self, domain: str) -> int:
         return self.opsets.get("" if domain == "ai.onnx" else domain, 0)
